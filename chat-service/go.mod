@@ -1,0 +1,7 @@
+module github.com/parleychat/parley/chat-service
+
+go 1.26.8
+
+require github.com/parleychat/parley/shared v0.1.0
+
+replace github.com/parleychat/parley/shared => ../shared
