@@ -1,0 +1,60 @@
+// Package outbox writes events into a service's outbox table inside the same
+// transaction as the change they describe; a relay publishes them to
+// RabbitMQ afterwards, so nothing committed is lost when the broker or the
+// service dies.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/shared/events"
+)
+
+// Schema creates the outbox table. Services include it in their migrations.
+// aggregate_id orders the events of one aggregate; id is the event id.
+const Schema = `
+CREATE TABLE IF NOT EXISTS outbox (
+    seq          BIGSERIAL PRIMARY KEY,
+    id           UUID NOT NULL UNIQUE,
+    exchange     TEXT NOT NULL,
+    routing_key  TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    payload      JSONB NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    published_at TIMESTAMPTZ
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+`
+
+// NotifyChannel is the PostgreSQL channel Enqueue notifies so the relay
+// publishes at once instead of waiting for its next poll.
+const NotifyChannel = "parley_outbox"
+
+// Enqueue records ev for publication on exchange, inside tx.
+func Enqueue(ctx context.Context, tx pgx.Tx, exchange, aggregateID string, ev events.Envelope) error {
+	payload, err := marshal(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO outbox (id, exchange, routing_key, aggregate_id, payload) VALUES ($1, $2, $3, $4, $5)`,
+		ev.ID, exchange, ev.RoutingKey(), aggregateID, payload); err != nil {
+		return fmt.Errorf("outbox: insert %s: %w", ev.RoutingKey(), err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, NotifyChannel); err != nil {
+		return fmt.Errorf("outbox: notify: %w", err)
+	}
+	return nil
+}
+
+func marshal(ev events.Envelope) ([]byte, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: encode %s: %w", ev.RoutingKey(), err)
+	}
+	return b, nil
+}
