@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"errors"
+	"math"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/auth-service/internal/auth"
+	"github.com/parleychat/parley/shared/problem"
+)
+
+// Problems specific to auth-service.
+var (
+	errInvalidCredentials = problem.New(http.StatusUnauthorized, "invalid_credentials",
+		"the login or the password is incorrect")
+	errInvalidRefresh = problem.New(http.StatusUnauthorized, "invalid_refresh_token",
+		"the refresh token is invalid or expired; sign in again")
+	errRefreshReused = problem.New(http.StatusUnauthorized, "refresh_token_reused",
+		"the refresh token was already used; the session has been ended, sign in again")
+	errTooManyAttempts = problem.New(http.StatusTooManyRequests, "too_many_attempts",
+		"too many failed attempts; retry later")
+	errNoRoute  = problem.New(http.StatusNotFound, "not_found", "no such route")
+	errNoMethod = problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+)
+
+// writeError is auth-service's one mapping from domain errors to problems.
+// Anything unrecognised becomes a 500 whose cause is logged, not sent.
+func writeError(c *gin.Context, err error) {
+	var (
+		p         *problem.Problem
+		invalid   *auth.InvalidError
+		conflict  *auth.ConflictError
+		throttled *auth.ThrottledError
+	)
+	switch {
+	case errors.As(err, &p):
+	case errors.As(err, &invalid):
+		p = problem.Validation(fields(invalid.Fields)...)
+	case errors.As(err, &conflict):
+		p = problem.ErrConflict.WithFields(fields(conflict.Fields)...)
+	case errors.As(err, &throttled):
+		p = errTooManyAttempts.Wrap(err)
+		p.RetryAfter = max(1, int(math.Ceil(throttled.RetryAfter.Seconds())))
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		p = errInvalidCredentials
+	case errors.Is(err, auth.ErrInvalidRefreshToken):
+		p = errInvalidRefresh
+	case errors.Is(err, auth.ErrRefreshTokenReused):
+		p = errRefreshReused
+	case errors.Is(err, auth.ErrUnauthenticated):
+		p = problem.ErrUnauthorized
+	case errors.Is(err, auth.ErrNotFound):
+		p = problem.ErrNotFound
+	case errors.Is(err, c.Request.Context().Err()) && c.Request.Context().Err() != nil:
+		// The client (the gateway) gave up; nobody reads this answer.
+		p = problem.ErrUnavailable.Wrap(err)
+	default:
+		p = problem.ErrInternal.Wrap(err)
+	}
+	problem.Write(c, p)
+}
+
+func fields(in []auth.FieldError) []problem.FieldError {
+	out := make([]problem.FieldError, len(in))
+	for i, f := range in {
+		out[i] = problem.FieldError{Field: f.Field, Message: f.Message}
+	}
+	return out
+}
