@@ -1,0 +1,123 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/shared/events"
+)
+
+// Realtime publishes ephemeral signals (typing) straight to the broker,
+// without the outbox: losing one is harmless, delaying one is not.
+type Realtime interface {
+	Publish(ctx context.Context, eventType string, d events.Delivery) error
+}
+
+// Config tunes the use cases.
+type Config struct {
+	// MessageRate and MessageBurst bound how fast one user may send, edit,
+	// delete or react (per instance).
+	MessageRate  float64
+	MessageBurst int
+	// TypingRate and TypingBurst bound typing signals; excess ones are
+	// dropped silently.
+	TypingRate  float64
+	TypingBurst int
+	// SyncEventCap is the most events Sync returns per conversation.
+	SyncEventCap int
+	// UnknownUserWait is how long creating a conversation waits for the user
+	// replica to learn about a member it does not know yet (the
+	// registration event may be a moment behind the client).
+	UnknownUserWait time.Duration
+}
+
+// DefaultConfig is 10 messages/s with bursts of 20 per user.
+var DefaultConfig = Config{
+	MessageRate:     10,
+	MessageBurst:    20,
+	TypingRate:      2,
+	TypingBurst:     5,
+	SyncEventCap:    500,
+	UnknownUserWait: 2 * time.Second,
+}
+
+// Service runs chat's use cases.
+type Service struct {
+	store    Store
+	realtime Realtime
+	cfg      Config
+	messages *Limiter
+	typing   *Limiter
+	now      func() time.Time
+}
+
+// NewService returns the use cases over store; realtime may be nil when
+// typing signals are not needed (tests of other use cases).
+func NewService(store Store, realtime Realtime, cfg Config) *Service {
+	if cfg.SyncEventCap <= 0 {
+		cfg.SyncEventCap = DefaultConfig.SyncEventCap
+	}
+	return &Service{
+		store:    store,
+		realtime: realtime,
+		cfg:      cfg,
+		messages: NewLimiter(cfg.MessageRate, cfg.MessageBurst),
+		typing:   NewLimiter(cfg.TypingRate, cfg.TypingBurst),
+		now:      now,
+	}
+}
+
+// now is the clock, truncated to PostgreSQL's precision so that payloads
+// built in memory equal what a later read returns.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// newID returns a UUIDv7 string.
+func newID() (string, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("chat: new id: %w", err)
+	}
+	return u.String(), nil
+}
+
+// allowMessage applies the per-user flood control to message changes.
+func (s *Service) allowMessage(userID string) error {
+	if s.cfg.MessageRate <= 0 {
+		return nil
+	}
+	if ok, after := s.messages.Allow(userID); !ok {
+		return rateLimited(after)
+	}
+	return nil
+}
+
+// record appends a change-log entry for eventSeq and enqueues its delivery
+// to every current member plus extra (a removed member).
+func (s *Service) record(ctx context.Context, tx Tx, convID string, eventSeq int64, typ string, payload any, extra ...string) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("chat: encode %s: %w", typ, err)
+	}
+	recipients, err := tx.MemberIDs(ctx, convID)
+	if err != nil {
+		return err
+	}
+	recipients = append(recipients, extra...)
+	return tx.AppendEvent(ctx, Event{
+		ConversationID: convID,
+		EventSeq:       eventSeq,
+		Type:           typ,
+		Payload:        raw,
+		CreatedAt:      s.now(),
+		Recipients:     recipients,
+	})
+}
+
+// isNoChange reports whether err is the rollback marker of an idempotent
+// no-op.
+func isNoChange(err error) bool { return errors.Is(err, errRollbackNoError) }

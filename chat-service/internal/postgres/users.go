@@ -1,0 +1,42 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+)
+
+// KnownUsers reports which ids the user replica holds.
+func (q queries) KnownUsers(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := q.db.Query(ctx, `SELECT user_id::text FROM users WHERE user_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, wrap(err, "known users")
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap(err, "known users")
+	}
+	known := make(map[string]bool, len(found))
+	for _, id := range found {
+		known[id] = true
+	}
+	return known, nil
+}
+
+// UpsertUser stores u in the replica unless a newer version is already
+// there (newer wins by UpdatedAt), so redelivered or reordered events are
+// harmless. changed reports whether the row was written.
+func (s *Store) UpsertUser(ctx context.Context, u chat.User) (changed bool, err error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO users (user_id, username, display_name, avatar_url, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
+			avatar_url = EXCLUDED.avatar_url, updated_at = EXCLUDED.updated_at
+		WHERE users.updated_at < EXCLUDED.updated_at`,
+		u.ID, u.Username, u.DisplayName, u.AvatarURL, u.UpdatedAt)
+	if err != nil {
+		return false, wrap(err, "upsert user")
+	}
+	return tag.RowsAffected() == 1, nil
+}
