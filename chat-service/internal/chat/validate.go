@@ -114,9 +114,9 @@ func ValidEmoji(s string) bool {
 		case unicode.Is(unicode.So, r), isRegionalIndicator(r):
 			pictographic = true
 		case unicode.Is(unicode.Sk, r), // skin tone modifiers
-			unicode.Is(unicode.Mn, r), // variation selectors
-			unicode.Is(unicode.Me, r), // enclosing keycap
-			r == 0x200D,               // zero-width joiner
+			unicode.Is(unicode.Mn, r),    // variation selectors
+			unicode.Is(unicode.Me, r),    // enclosing keycap
+			r == 0x200D,                  // zero-width joiner
 			r >= 0xE0020 && r <= 0xE007F: // tag sequences (subdivision flags)
 		case r == '#' || r == '*' || (r >= '0' && r <= '9'):
 			// keycap bases; only valid with an enclosing keycap, checked below
