@@ -1,0 +1,150 @@
+// Package config loads and validates the gateway's configuration from the
+// environment, once, at start-up.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/parleychat/parley/shared/envconfig"
+)
+
+// Config is everything the gateway reads from its environment.
+type Config struct {
+	// HTTPAddr is the public listen address; the gateway is the one
+	// component meant to be reachable from outside.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// AuthURL, UsersURL and ChatURL are the services' internal base URLs.
+	AuthURL  string `env:"AUTH_URL" envDefault:"http://127.0.0.1:8081"`
+	UsersURL string `env:"USERS_URL" envDefault:"http://127.0.0.1:8082"`
+	ChatURL  string `env:"CHAT_URL" envDefault:"http://127.0.0.1:8083"`
+
+	// SessionPublicKeys lists PEM files whose keys verify session tokens
+	// (comma-separated; old and new key during a rotation).
+	SessionPublicKeys string `env:"SESSION_PUBLIC_KEYS,required"`
+	// InternalSigningKey is the PEM file of the key that signs internal tokens.
+	InternalSigningKey string `env:"INTERNAL_SIGNING_KEY,required"`
+
+	AMQPURL          string `env:"AMQP_URL,required"`
+	ElasticsearchURL string `env:"ELASTICSEARCH_URL"`
+	LogLevel         string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// CookieSecure forces the Secure cookie attribute; it is forced anyway
+	// when the gateway serves TLS itself.
+	CookieSecure bool `env:"COOKIE_SECURE" envDefault:"false"`
+	// TLSCert and TLSKey, when both set, make the gateway serve HTTPS.
+	TLSCert string `env:"TLS_CERT"`
+	TLSKey  string `env:"TLS_KEY"`
+
+	// AllowedOrigins are the browser origins trusted for state-changing
+	// requests and Socket.IO handshakes besides the gateway's own.
+	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:"," envDefault:"http://localhost:8080,http://127.0.0.1:8080"`
+	// TrustedProxies are the CIDRs/IPs of reverse proxies in front of the
+	// gateway whose X-Forwarded-For is believed; empty means none, so the
+	// client IP is always the TCP peer.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
+	// UpstreamTimeout bounds every forwarded request, headers and body.
+	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"10s"`
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	// GatewayID names this instance in presence heartbeats and logs.
+	GatewayID string `env:"GATEWAY_ID"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+
+	// PresenceHeartbeat is how often the gateway reports its connected users.
+	PresenceHeartbeat time.Duration `env:"PRESENCE_HEARTBEAT" envDefault:"10s"`
+	// CommandTimeout bounds how long a Socket.IO command waits for
+	// chat-service's ack before the client gets gateway_timeout.
+	CommandTimeout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"10s"`
+	// SocketBufferLimit is how many packets may wait for one slow client
+	// before it is disconnected.
+	SocketBufferLimit int `env:"SOCKET_BUFFER_LIMIT" envDefault:"1000"`
+}
+
+// Load reads the configuration from the process environment.
+func Load() (Config, error) {
+	return LoadFrom(nil)
+}
+
+// LoadFrom reads the configuration from environ (nil: the process's), so
+// tests can build a gateway without touching global state.
+func LoadFrom(environ map[string]string) (Config, error) {
+	var c Config
+	if err := envconfig.LoadFrom(&c, environ); err != nil {
+		return Config{}, err
+	}
+	if c.GatewayID == "" {
+		c.GatewayID = defaultGatewayID()
+	}
+	return c, nil
+}
+
+// Validate checks combinations and ranges that env tags cannot express.
+func (c *Config) Validate() error {
+	var errs []error
+	for name, raw := range map[string]string{"AUTH_URL": c.AuthURL, "USERS_URL": c.UsersURL, "CHAT_URL": c.ChatURL} {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: want an absolute http(s) URL, got %q", name, raw))
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("TLS_CERT and TLS_KEY must be set together"))
+	}
+	for _, o := range c.AllowedOrigins {
+		u, err := url.Parse(strings.TrimSpace(o))
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin like https://chat.example.com", o))
+		}
+	}
+	if c.UpstreamTimeout <= 0 {
+		errs = append(errs, errors.New("UPSTREAM_TIMEOUT must be positive"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("MAX_BODY_BYTES must be positive"))
+	}
+	if c.ShutdownTimeout <= 0 || c.PresenceHeartbeat <= 0 || c.CommandTimeout <= 0 {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT, PRESENCE_HEARTBEAT and COMMAND_TIMEOUT must be positive"))
+	}
+	if c.SocketBufferLimit < 1 {
+		errs = append(errs, errors.New("SOCKET_BUFFER_LIMIT must be at least 1"))
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// TLS reports whether the gateway serves HTTPS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+// SecureCookies reports whether cookies get the Secure attribute.
+func (c *Config) SecureCookies() bool { return c.CookieSecure || c.TLS() }
+
+// Level returns the parsed log level (Validate has checked it).
+func (c *Config) Level() zerolog.Level {
+	l, _ := zerolog.ParseLevel(c.LogLevel)
+	return l
+}
+
+// defaultGatewayID is the host name plus a random suffix, so two instances
+// on one host (as in tests) still report presence separately.
+func defaultGatewayID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "gateway"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,82 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"syscall"
+
+	"github.com/parleychat/parley/shared/problem"
+)
+
+// UpstreamError is a service's 5xx answer; its body is logged, never sent.
+type UpstreamError struct {
+	Status int
+	Body   string
+}
+
+// Error implements error.
+func (e *UpstreamError) Error() string {
+	return fmt.Sprintf("upstream answered %d: %s", e.Status, e.Body)
+}
+
+// classify maps a forwarding failure to the problem the client gets. The
+// cause is wrapped so the request log (and Elasticsearch) records it.
+func classify(err error, t Target) *problem.Problem {
+	err = fmt.Errorf("%s: %w", t.Audience, err)
+	var tooLarge *http.MaxBytesError
+	var up *UpstreamError
+	switch {
+	case errors.As(err, &tooLarge):
+		return problem.ErrTooLarge.Wrap(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return problem.ErrGatewayTimeout.Wrap(err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		// Nothing listens: the service is down or restarting.
+		return problem.ErrUnavailable.Wrap(err)
+	case errors.As(err, &up):
+		switch up.Status {
+		case http.StatusServiceUnavailable:
+			return problem.ErrUnavailable.Wrap(err)
+		case http.StatusGatewayTimeout:
+			return problem.ErrGatewayTimeout.Wrap(err)
+		}
+		return problem.ErrBadGateway.Wrap(err)
+	default:
+		return problem.ErrBadGateway.Wrap(err)
+	}
+}
+
+// strippedHeaders are request headers a client could use to claim an
+// identity, a session, a client address or a trace; services must only ever
+// see the gateway's own.
+var strippedHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie", "Forwarded",
+	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "Cf-Connecting-Ip",
+	"Traceparent", "Tracestate", "Baggage",
+}
+
+// strippedPrefixes cover whole families of internal or identity headers.
+var strippedPrefixes = []string{
+	"X-Forwarded-", "X-Parley-", "X-User-", "X-Internal-", "X-Auth-", "X-Session-",
+}
+
+// StripClientHeaders removes every client-supplied identity, forwarding and
+// trace header from h.
+func StripClientHeaders(h http.Header) {
+	for _, name := range strippedHeaders {
+		h.Del(name)
+	}
+	for name := range h {
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		for _, p := range strippedPrefixes {
+			if strings.HasPrefix(canon, p) {
+				delete(h, name)
+				break
+			}
+		}
+	}
+}
