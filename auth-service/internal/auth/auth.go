@@ -139,4 +139,6 @@ func (e *ConflictError) Error() string { return fmt.Sprintf("conflict: %v", e.Fi
 // the caller may try again after RetryAfter.
 type ThrottledError struct{ RetryAfter time.Duration }
 
-func (e *ThrottledError) Error() string { return fmt.Sprintf("throttled; retry after %s", e.RetryAfter) }
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("throttled; retry after %s", e.RetryAfter)
+}

@@ -1,0 +1,73 @@
+// Package pgtest gives each test package its own throwaway PostgreSQL
+// database, migrated with auth-service's schema, so packages testing in
+// parallel never see each other's rows.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parleychat/parley/auth-service/migrations"
+	"github.com/parleychat/parley/shared/pgdb"
+)
+
+// AdminURLEnv names the variable holding a role allowed to CREATE DATABASE.
+const AdminURLEnv = "PG_ADMIN_URL"
+
+// New creates a database, applies the migrations, and drops it when the test
+// ends. It fails the test when PG_ADMIN_URL is not set: these tests are about
+// PostgreSQL and mean nothing without it.
+func New(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	admin := os.Getenv(AdminURLEnv)
+	if admin == "" {
+		t.Fatalf("%s is not set: run `scripts/infra up` and `. .local/env` first", AdminURLEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	name := "auth_test_" + hex.EncodeToString(suffix)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect %s: %v", AdminURLEnv, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse %s: %v", AdminURLEnv, err)
+	}
+	u.Path = "/" + name
+	pool, err := pgdb.Open(ctx, u.String(), migrations.FS)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
