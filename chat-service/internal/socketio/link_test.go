@@ -1,0 +1,264 @@
+package socketio_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	client "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/chat-service/internal/postgres"
+	"github.com/parleychat/parley/chat-service/internal/socketio"
+	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/shared/token"
+)
+
+type fixture struct {
+	url     string
+	store   *postgres.Store
+	svc     *chat.Service
+	gateway *token.Signer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	store := postgres.NewStore(testdb.New(t))
+	_, priv, _ := ed25519.GenerateKey(nil)
+	gw, err := token.NewSigner(priv, token.IssuerGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, _ := token.NewKeySet(priv.Public().(ed25519.PublicKey))
+	v, err := token.NewVerifier(ks, token.IssuerGateway, token.AudienceChat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.NewService(store, nil, chat.DefaultConfig)
+	link := socketio.New(socketio.Config{Service: svc, Verifier: v, Logger: zerolog.Nop()})
+	mux := http.NewServeMux()
+	mux.Handle(socketio.Path, link.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		link.Close(ctx)
+		srv.Close()
+	})
+	return &fixture{url: srv.URL, store: store, svc: svc, gateway: gw}
+}
+
+func (f *fixture) user(t *testing.T) string {
+	t.Helper()
+	id := uuid.Must(uuid.NewV7()).String()
+	if _, err := f.store.UpsertUser(context.Background(), chat.User{ID: id, Username: "u", UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (f *fixture) tokenFor(t *testing.T, sub, aud string) string {
+	t.Helper()
+	tok, err := f.gateway.Internal(sub, aud, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// dial opens a link with handshake token tok and reports whether the
+// server accepted it.
+func (f *fixture) dial(t *testing.T, tok string) (*client.Socket, bool) {
+	t.Helper()
+	opts := client.DefaultOptions()
+	opts.SetAuth(map[string]any{"token": tok})
+	opts.SetTransports(types.NewSet(client.WebSocket))
+	opts.SetReconnection(false)
+	opts.SetForceNew(true)
+	sock, err := client.Connect(f.url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Disconnect() })
+	result := make(chan bool, 2)
+	_ = sock.On("connect", func(...any) { result <- true })
+	_ = sock.On("connect_error", func(...any) { result <- false })
+	select {
+	case ok := <-result:
+		return sock, ok
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connect or connect_error within 10s")
+		return nil, false
+	}
+}
+
+// ack is a decoded command acknowledgement.
+type ack struct {
+	OK      bool             `json:"ok"`
+	Created *bool            `json:"created"`
+	Message chat.Message     `json:"message"`
+	Events  []chat.SyncEvent `json:"events"`
+	Gaps    []chat.Gap       `json:"gaps"`
+	Error   *struct {
+		Status int    `json:"status"`
+		Code   string `json:"code"`
+		Errors []struct {
+			Field string `json:"field"`
+		} `json:"errors"`
+	} `json:"error"`
+}
+
+// command emits name with the link envelope and waits for the ack.
+func command(t *testing.T, sock *client.Socket, name, userToken string, data any) ack {
+	t.Helper()
+	got := make(chan ack, 1)
+	err := sock.Emit(name, map[string]any{"token": userToken, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "data": data},
+		func(args []any, err error) {
+			var a ack
+			if err == nil && len(args) == 1 {
+				raw, _ := json.Marshal(args[0])
+				_ = json.Unmarshal(raw, &a)
+			}
+			got <- a
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-got:
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no ack within 10s", name)
+		return ack{}
+	}
+}
+
+func TestHandshakeNeedsAnInternalTokenForChat(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		name string
+		tok  string
+		want bool
+	}{
+		{"missing", "", false},
+		{"garbage", "x.y.z", false},
+		{"wrong audience", f.tokenFor(t, "gateway-1", token.AudienceUsers), false},
+		{"valid", f.tokenFor(t, "gateway-1", token.AudienceChat), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := f.dial(t, tc.tok); ok != tc.want {
+				t.Errorf("connected = %v, want %v", ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestCommandsOverTheLink(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, eve := f.user(t), f.user(t), f.user(t)
+	conv, _, err := f.svc.CreateConversation(context.Background(), alice, chat.NewConversation{Kind: chat.KindDirect, Members: []string{bob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, ok := f.dial(t, f.tokenFor(t, "gateway-1", token.AudienceChat))
+	if !ok {
+		t.Fatal("link refused")
+	}
+	at, bt := f.tokenFor(t, alice, token.AudienceChat), f.tokenFor(t, bob, token.AudienceChat)
+	send := map[string]any{"conversationId": conv.ID, "clientMsgId": "k1", "body": "over the link"}
+
+	a := command(t, sock, "message:send", at, send)
+	if !a.OK || a.Message.Seq != 1 || a.Message.SenderID != alice || a.Created == nil || !*a.Created {
+		t.Fatalf("send ack = %+v, want ok, seq 1 from alice, created", a)
+	}
+	first := a.Message.ID
+
+	// Concurrent retries of the same clientMsgId all get the one message.
+	var wg sync.WaitGroup
+	ids := make([]string, 5)
+	for i := range ids {
+		wg.Go(func() { ids[i] = command(t, sock, "message:send", at, send).Message.ID })
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if id != first {
+			t.Errorf("retry %d got message %q, want %s", i, id, first)
+		}
+	}
+
+	cases := []struct {
+		name       string
+		event      string
+		tok        string
+		data       any
+		wantStatus int
+		wantField  string
+	}{
+		{"edit by author", "message:edit", at, map[string]any{"conversationId": conv.ID, "messageId": first, "body": "edited"}, 0, ""},
+		{"edit by other", "message:edit", bt, map[string]any{"conversationId": conv.ID, "messageId": first, "body": "x"}, 403, ""},
+		{"read", "conversation:read", bt, map[string]any{"conversationId": conv.ID, "seq": 1}, 0, ""},
+		{"read without seq", "conversation:read", bt, map[string]any{"conversationId": conv.ID}, 400, "seq"},
+		{"non-member send", "message:send", f.tokenFor(t, eve, token.AudienceChat), map[string]any{"conversationId": conv.ID, "clientMsgId": "e", "body": "hi"}, 404, ""},
+		{"oversized body", "message:send", at, map[string]any{"conversationId": conv.ID, "clientMsgId": "big", "body": strings.Repeat("x", 4001)}, 400, "body"},
+		{"unknown field", "message:send", at, map[string]any{"conversationId": conv.ID, "clientMsgId": "u", "body": "x", "senderId": bob}, 400, "data"},
+		{"per-command token for another service", "message:send", f.tokenFor(t, alice, token.AudienceUsers), send, 401, ""},
+		{"anonymous per-command token", "message:send", f.tokenFor(t, "anonymous", token.AudienceChat), send, 401, ""},
+		{"delete by author", "message:delete", at, map[string]any{"conversationId": conv.ID, "messageId": first}, 0, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := command(t, sock, tc.event, tc.tok, tc.data)
+			if tc.wantStatus == 0 {
+				if !a.OK {
+					t.Fatalf("ack = %+v, want ok", a)
+				}
+				return
+			}
+			if a.OK || a.Error == nil || a.Error.Status != tc.wantStatus {
+				t.Fatalf("ack = %+v, want error status %d", a, tc.wantStatus)
+			}
+			if tc.wantField != "" && (len(a.Error.Errors) == 0 || a.Error.Errors[0].Field != tc.wantField) {
+				t.Errorf("errors = %+v, want field %s", a.Error.Errors, tc.wantField)
+			}
+		})
+	}
+
+	// Bob syncs from the conversation's creation: message, edit, read, delete.
+	a = command(t, sock, "sync", bt, map[string]any{"conversations": map[string]int64{conv.ID: 1}})
+	if !a.OK {
+		t.Fatalf("sync ack = %+v", a)
+	}
+	var types []string
+	for i, ev := range a.Events {
+		types = append(types, ev.Type)
+		if ev.EventSeq != int64(i)+2 || ev.ConversationID != conv.ID {
+			t.Errorf("event %d = seq %d conv %s, want seq %d", i, ev.EventSeq, ev.ConversationID, i+2)
+		}
+	}
+	want := []string{"message:new", "message:updated", "conversation:read", "message:deleted"}
+	if len(types) != len(want) {
+		t.Fatalf("sync types = %v, want %v", types, want)
+	}
+	for i := range want {
+		if types[i] != want[i] {
+			t.Errorf("sync types = %v, want %v", types, want)
+			break
+		}
+	}
+	var tomb chat.Message
+	if err := json.Unmarshal(a.Events[3].Payload, &tomb); err != nil || !tomb.Deleted {
+		t.Errorf("deleted payload = %s (%v), want a tombstone", a.Events[3].Payload, err)
+	}
+}

@@ -1,0 +1,170 @@
+// Package socketio serves the gateway's Socket.IO link (DESIGN.md §5): the
+// gateway connects once per instance with an internal token in the
+// handshake and forwards its clients' commands, each carrying the acting
+// user's own internal token. Commands run the same use cases as REST and
+// are answered through the Socket.IO ack; deliveries flow back through
+// RabbitMQ, not over this link.
+package socketio
+
+import (
+	"context"
+	"hash/fnv"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/token"
+)
+
+// Path is where the link is served, on the service's HTTP server.
+const Path = "/socket.io/"
+
+// Config tunes the link server.
+type Config struct {
+	Service  *chat.Service
+	Verifier *token.Verifier // internal tokens, audience chat-service
+	Logger   zerolog.Logger
+	// Workers is how many commands run at once. Commands of one user always
+	// go to the same worker, so they run in the order the gateway sent
+	// them. Default 32.
+	Workers int
+	// QueueSize bounds the commands waiting per worker; past it a command is
+	// refused with 503 instead of growing memory. Default 256.
+	QueueSize int
+	// CommandTimeout bounds one command. Default 10s.
+	CommandTimeout time.Duration
+}
+
+// Server is the link's Socket.IO server.
+type Server struct {
+	io      *socket.Server
+	handler http.Handler
+	svc     *chat.Service
+	verify  *token.Verifier
+	log     zerolog.Logger
+	timeout time.Duration
+
+	queues []chan func()
+	wg     sync.WaitGroup
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// New starts the workers and returns the server; serve Handler at Path.
+func New(cfg Config) *Server {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 32
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 10 * time.Second
+	}
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetPath(Path)
+	opts.SetPingInterval(10 * time.Second)
+	opts.SetPingTimeout(10 * time.Second)
+	// One packet is one command; 1 MiB leaves room for a large sync request.
+	opts.SetMaxHttpBufferSize(1 << 20)
+	io := socket.NewServer(nil, opts)
+	s := &Server{
+		io:      io,
+		svc:     cfg.Service,
+		verify:  cfg.Verifier,
+		log:     cfg.Logger.With().Str("event.dataset", "socketio.link").Logger(),
+		timeout: cfg.CommandTimeout,
+		queues:  make([]chan func(), cfg.Workers),
+	}
+	for i := range s.queues {
+		q := make(chan func(), cfg.QueueSize)
+		s.queues[i] = q
+		s.wg.Go(func() {
+			for job := range q {
+				job()
+			}
+		})
+	}
+	io.Use(s.authenticate)
+	_ = io.On("connection", func(args ...any) {
+		if len(args) > 0 {
+			if sock, ok := args[0].(*socket.Socket); ok {
+				s.attach(sock)
+			}
+		}
+	})
+	s.handler = io.ServeHandler(nil)
+	return s
+}
+
+// Handler serves the Socket.IO endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// authenticate admits a link only with a valid internal token for
+// chat-service in the handshake's auth.token.
+func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	raw, _ := sock.Handshake().Auth["token"].(string)
+	if _, err := s.verify.Verify(raw); err != nil {
+		s.log.Warn().Str("error.message", err.Error()).Str("client.address", sock.Handshake().Address).
+			Msg("socket.io link refused: bad handshake token")
+		next(socket.NewExtendedError("unauthorized", map[string]any{"code": "unauthorized"}))
+		return
+	}
+	next(nil)
+}
+
+// attach registers the command handlers on a link socket.
+func (s *Server) attach(sock *socket.Socket) {
+	s.log.Info().Str("socket.id", string(sock.Id())).Str("client.address", sock.Handshake().Address).
+		Msg("gateway link connected")
+	for name, cmd := range s.commands() {
+		_ = sock.On(name, func(args ...any) { s.receive(name, cmd, args) })
+	}
+	_ = sock.On("disconnect", func(args ...any) {
+		s.log.Info().Str("socket.id", string(sock.Id())).Any("reason", args).Msg("gateway link disconnected")
+	})
+}
+
+// enqueue runs job on the worker owning userID; it reports false when that
+// worker's queue is full or the server is closing.
+func (s *Server) enqueue(userID string, job func()) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(userID))
+	select {
+	case s.queues[h.Sum32()%uint32(len(s.queues))] <- job:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close refuses new commands, finishes the queued ones (until ctx ends) and
+// closes every link.
+func (s *Server) Close(ctx context.Context) {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		for _, q := range s.queues {
+			close(q)
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	s.io.Close(nil)
+}
