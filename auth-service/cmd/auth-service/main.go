@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -38,14 +39,16 @@ var version = "0.1.0"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, nil, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", service, err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
-	cfg, err := config.Load(nil)
+// run serves until ctx ends. environ replaces the process environment when
+// not nil, and ready receives the bound address: both for tests.
+func run(ctx context.Context, environ map[string]string, ready func(net.Addr)) error {
+	cfg, err := config.Load(environ)
 	if err != nil {
 		return err
 	}
@@ -123,7 +126,7 @@ func run(ctx context.Context) error {
 	})
 	log.Info().Str("addr", cfg.HTTPAddr).Str("session.kid", signer.KeyID()).
 		Strs("internal.kids", internalKeys.KeyIDs()).Msg("auth-service starting")
-	err = httpserver.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout, nil)
+	err = httpserver.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout, ready)
 	log.Info().Err(err).Msg("auth-service stopped")
 	return err
 }

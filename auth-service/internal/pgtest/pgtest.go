@@ -27,6 +27,21 @@ const AdminURLEnv = "PG_ADMIN_URL"
 // PostgreSQL and mean nothing without it.
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url := NewURL(t)
+	pool, err := pgdb.Open(ctx, url, migrations.FS)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// NewURL creates an empty database, dropped when the test ends, and returns
+// its URL (for tests that start the service, which migrates it itself).
+func NewURL(t testing.TB) string {
+	t.Helper()
 	admin := os.Getenv(AdminURLEnv)
 	if admin == "" {
 		t.Fatalf("%s is not set: run `scripts/infra up` and `. .local/env` first", AdminURLEnv)
@@ -64,10 +79,5 @@ func New(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("parse %s: %v", AdminURLEnv, err)
 	}
 	u.Path = "/" + name
-	pool, err := pgdb.Open(ctx, u.String(), migrations.FS)
-	if err != nil {
-		t.Fatalf("open %s: %v", name, err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return u.String()
 }
