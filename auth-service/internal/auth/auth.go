@@ -128,17 +128,20 @@ type FieldError struct {
 // InvalidError lists input fields that were refused (400).
 type InvalidError struct{ Fields []FieldError }
 
+// Error implements error.
 func (e *InvalidError) Error() string { return fmt.Sprintf("invalid input: %v", e.Fields) }
 
 // ConflictError lists fields whose values are already taken (409).
 type ConflictError struct{ Fields []FieldError }
 
+// Error implements error.
 func (e *ConflictError) Error() string { return fmt.Sprintf("conflict: %v", e.Fields) }
 
 // ThrottledError says too many failures came from one account or address;
 // the caller may try again after RetryAfter.
 type ThrottledError struct{ RetryAfter time.Duration }
 
+// Error implements error.
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("throttled; retry after %s", e.RetryAfter)
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Grant, er
 
 	u, err := s.store.UserByLogin(ctx, login)
 	found := err == nil
-	if err != nil && err != ErrNotFound {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Grant{}, err
 	}
 	accountKey := "account:" + login

@@ -39,6 +39,7 @@ type Tx interface {
 	// SetPasswordHash stores a new hash; changedAt zero leaves
 	// password_changed_at alone (a rehash is not a change).
 	SetPasswordHash(ctx context.Context, userID, hash string, changedAt time.Time) error
+	// CreateSession inserts a new session.
 	CreateSession(ctx context.Context, s Session) error
 	// SessionForUpdate locks the session's row.
 	SessionForUpdate(ctx context.Context, id string) (Session, error)
@@ -47,6 +48,7 @@ type Tx interface {
 	// RevokeSessions revokes the user's active sessions among ids (all of
 	// them when ids is nil) and returns the ids it revoked.
 	RevokeSessions(ctx context.Context, userID string, ids []string, at time.Time, reason string) ([]string, error)
+	// InsertRefreshToken stores a new token (its hash only).
 	InsertRefreshToken(ctx context.Context, t RefreshToken) error
 	// RefreshTokenForUpdate locks the token's row; ErrNotFound if unknown.
 	RefreshTokenForUpdate(ctx context.Context, hash []byte) (RefreshToken, error)
