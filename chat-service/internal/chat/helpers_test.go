@@ -31,15 +31,21 @@ func unlimited() chat.Config {
 	return cfg
 }
 
-func newEnv(t *testing.T, cfg chat.Config) *env {
+func newEnv(t testing.TB, cfg chat.Config) *env {
 	t.Helper()
 	pool := testdb.New(t)
 	store := postgres.NewStore(pool)
 	return &env{pool: pool, store: store, svc: chat.NewService(store, nil, cfg)}
 }
 
+// newBenchEnv is newEnv without flood control for benchmarks.
+func newBenchEnv(b *testing.B) *env { return newEnv(b, unlimited()) }
+
+// benchUser registers user i for a benchmark.
+func (e *env) benchUser(b *testing.B, i int) string { return e.user(b, fmt.Sprintf("bench%d", i)) }
+
 // user registers a user in the replica and returns their id.
-func (e *env) user(t *testing.T, name string) string {
+func (e *env) user(t testing.TB, name string) string {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7()).String()
 	if _, err := e.store.UpsertUser(context.Background(), chat.User{ID: id, Username: name, UpdatedAt: time.Now()}); err != nil {

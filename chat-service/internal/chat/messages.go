@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/parleychat/parley/shared/events"
 )
@@ -52,8 +53,13 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Member(ctx, convID, userID); err != nil {
+		// One query yields both the membership check and the recipients.
+		members, err := tx.MemberIDs(ctx, convID)
+		if err != nil {
 			return err
+		}
+		if !slices.Contains(members, userID) {
+			return ErrNotFound
 		}
 		if replyTo != nil {
 			if _, err := tx.Message(ctx, convID, *replyTo); errors.Is(err, ErrNotFound) {
@@ -78,7 +84,7 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 			// seq it took.
 			return errConflictingTx
 		}
-		return s.record(ctx, tx, convID, eventSeq, events.TypeMessageCreated, msg)
+		return s.recordTo(ctx, tx, convID, eventSeq, events.TypeMessageCreated, msg, members)
 	})
 	if errors.Is(err, errConflictingTx) {
 		m, found, err := s.original(ctx, userID, convID, in.ClientMsgID)

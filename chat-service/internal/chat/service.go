@@ -99,15 +99,19 @@ func (s *Service) allowMessage(userID string) error {
 // record appends a change-log entry for eventSeq and enqueues its delivery
 // to every current member plus extra (a removed member).
 func (s *Service) record(ctx context.Context, tx Tx, convID string, eventSeq int64, typ string, payload any, extra ...string) error {
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("chat: encode %s: %w", typ, err)
-	}
 	recipients, err := tx.MemberIDs(ctx, convID)
 	if err != nil {
 		return err
 	}
-	recipients = append(recipients, extra...)
+	return s.recordTo(ctx, tx, convID, eventSeq, typ, payload, append(recipients, extra...))
+}
+
+// recordTo is record with the recipients already known.
+func (s *Service) recordTo(ctx context.Context, tx Tx, convID string, eventSeq int64, typ string, payload any, recipients []string) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("chat: encode %s: %w", typ, err)
+	}
 	return tx.AppendEvent(ctx, Event{
 		ConversationID: convID,
 		EventSeq:       eventSeq,

@@ -1,0 +1,32 @@
+// Command chat-service serves conversations and messages: REST for the
+// gateway's forwarded requests, a Socket.IO link for its real-time
+// commands, and chat.*.v1 events through the outbox (DESIGN.md §4–6).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/parleychat/parley/chat-service/internal/app"
+	"github.com/parleychat/parley/chat-service/internal/config"
+)
+
+// version is the release, overridden at build time with
+// -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chat-service:", err)
+		os.Exit(2)
+	}
+	if err := app.Run(ctx, cfg, version, nil); err != nil {
+		os.Exit(1)
+	}
+}
