@@ -98,8 +98,8 @@ func run(ctx context.Context, environ map[string]string, ready func(net.Addr)) e
 		return err
 	}
 
-	limiter := postgres.NewLimiter(pool)
-	svc, err := auth.NewService(postgres.New(pool), limiter, hasher, sessiontoken.New(signer), auth.Config{
+	store, limiter := postgres.New(pool), postgres.NewLimiter(pool)
+	svc, err := auth.NewService(store, limiter, hasher, sessiontoken.New(signer), auth.Config{
 		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace,
 		Leeway: token.DefaultLeeway, FailureWindow: cfg.LoginFailureWindow,
 		AccountFailures: cfg.LoginFailuresPerAccount, IPFailures: cfg.LoginFailuresPerIP,
@@ -115,7 +115,7 @@ func run(ctx context.Context, environ map[string]string, ready func(net.Addr)) e
 	defer func() { stopBG(); wg.Wait() }()
 	relay := outbox.NewRelay(pool, amqp.Publisher(), log, outbox.RelayOptions{})
 	wg.Go(func() { _ = relay.Run(bg) })
-	wg.Go(func() { pruneFailures(bg, limiter, cfg.LoginFailureWindow, log) })
+	wg.Go(func() { prune(bg, store, limiter, cfg.LoginFailureWindow, log) })
 
 	router := httpapi.NewRouter(httpapi.Deps{
 		Service: svc, Verifier: verifier, Logger: log,
@@ -131,8 +131,10 @@ func run(ctx context.Context, environ map[string]string, ready func(net.Addr)) e
 	return err
 }
 
-// pruneFailures deletes login failures no throttle window reaches any more.
-func pruneFailures(ctx context.Context, l *postgres.Limiter, window time.Duration, log zerolog.Logger) {
+// prune deletes, once a minute, login failures no throttle window reaches
+// any more, and sessions that ended over a day ago (with their refresh
+// tokens), so both tables stay bounded.
+func prune(ctx context.Context, store *postgres.Store, l *postgres.Limiter, window time.Duration, log zerolog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -142,6 +144,9 @@ func pruneFailures(ctx context.Context, l *postgres.Limiter, window time.Duratio
 		case now := <-t.C:
 			if _, err := l.Prune(ctx, now.Add(-window)); err != nil && ctx.Err() == nil {
 				logging.ErrorFields(log.Warn(), err).Msg("pruning login failures failed")
+			}
+			if _, err := store.PruneSessions(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				logging.ErrorFields(log.Warn(), err).Msg("pruning ended sessions failed")
 			}
 		}
 	}

@@ -239,6 +239,23 @@ func TestRefreshTokens(t *testing.T) {
 	if got, err := s.SessionByRefreshHash(ctx, rt.Hash); err != nil || got.ID != sess.ID {
 		t.Errorf("SessionByRefreshHash = %v, %v; want session %s", got.ID, err, sess.ID)
 	}
+
+	// Pruning: a live session stays, an ended one goes with its tokens.
+	live := createSession(t, s, u.ID, t0.Add(48*time.Hour))
+	inTx(t, s, func(tx auth.Tx) error {
+		_, err := tx.RevokeSessions(ctx, u.ID, []string{sess.ID}, t0.Add(time.Hour), auth.ReasonLogout)
+		return err
+	})
+	n, err := s.PruneSessions(ctx, t0.Add(2*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneSessions = %d, %v; want 1", n, err)
+	}
+	if _, err := s.SessionByRefreshHash(ctx, rt.Hash); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("refresh token of a pruned session: err = %v, want ErrNotFound", err)
+	}
+	if list, _ := s.ActiveSessions(ctx, u.ID, t0.Add(48*time.Hour)); len(list) != 1 || list[0].ID != live.ID {
+		t.Errorf("sessions after pruning = %v, want the live one", ids(list))
+	}
 }
 
 func TestInTxRollsBackTheOutbox(t *testing.T) {
