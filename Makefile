@@ -1,0 +1,41 @@
+# Parley — one command to run the system, one to test it.
+SHELL := /usr/bin/env bash
+MODULES := shared gateway auth-service user-service chat-service e2e
+INFRA := scripts/infra
+
+.PHONY: up down infra test test-unit test-fault bench build vet fmt
+
+## up: start PostgreSQL, RabbitMQ, Elasticsearch, build and run all four services (Ctrl-C stops them)
+up: infra
+	@scripts/run
+
+## down: stop the infrastructure (data kept under .local/)
+down:
+	@$(INFRA) down
+
+infra:
+	@$(INFRA) up
+
+## build: build every service binary into bin/
+build:
+	@mkdir -p bin
+	@for s in gateway auth-service user-service chat-service; do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
+
+## test: infrastructure + every module's tests with -race, then the fault tests (which stop and kill components) one at a time
+test: infra test-unit test-fault
+
+test-unit:
+	@set -a; source .local/env; set +a; \
+	for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...) || exit 1; done
+
+test-fault:
+	@set -a; source .local/env; set +a; \
+	cd e2e && go test -race -count=1 -p 1 -tags fault -timeout 30m -run 'Fault' -v ./fault/... 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go|.*figures)' ; exit $${PIPESTATUS[0]}
+
+## bench: benchmarks that print figures (login, token cost, store throughput, end-to-end latency)
+bench: infra
+	@set -a; source .local/env; set +a; \
+	for m in shared auth-service chat-service gateway; do (cd $$m && go test -run '^$$' -bench . -benchtime 2s ./...) || exit 1; done
+
+vet:
+	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done

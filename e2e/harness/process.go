@@ -1,0 +1,185 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Process is one running service instance.
+type Process struct {
+	Name string
+	Addr string // host:port it serves HTTP on
+	bin  string
+	env  []string
+	t    testing.TB
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *lockedBuffer
+}
+
+// URL is the instance's base HTTP URL.
+func (p *Process) URL() string { return "http://" + p.Addr }
+
+// Start launches the binary and waits until /readyz answers 200.
+func (p *Process) Start() {
+	p.t.Helper()
+	p.StartNoWait()
+	p.WaitReady(60 * time.Second)
+}
+
+// StartNoWait launches the binary without waiting for readiness.
+func (p *Process) StartNoWait() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(p.bin)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("start %s: %v", p.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	p.cmd, p.done = cmd, done
+}
+
+// WaitReady polls /readyz until it answers 200 or d passes.
+func (p *Process) WaitReady(d time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if p.Ready() {
+			return
+		}
+		select {
+		case <-p.exited():
+			p.t.Fatalf("%s exited before becoming ready; output:\n%s", p.Name, p.log.tail(4000))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	p.t.Fatalf("%s not ready within %s; output:\n%s", p.Name, d, p.log.tail(4000))
+}
+
+// Ready reports whether /readyz answers 200 now.
+func (p *Process) Ready() bool {
+	return p.ReadyStatus() == http.StatusOK
+}
+
+// ReadyStatus returns /readyz's status code (0 when it does not answer).
+func (p *Process) ReadyStatus() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL()+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (p *Process) exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.done
+}
+
+// Kill sends SIGKILL and waits for the process to die.
+func (p *Process) Kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM and waits up to 30 s for a graceful exit.
+func (p *Process) Stop() { p.signal(syscall.SIGTERM, 30*time.Second) }
+
+func (p *Process) signal(sig syscall.Signal, wait time.Duration) {
+	p.t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(wait):
+		_ = cmd.Process.Kill()
+		<-done
+		p.t.Errorf("%s did not exit within %s after %v", p.Name, wait, sig)
+	}
+}
+
+// Output returns the tail of what the process printed.
+func (p *Process) Output() string { return p.log.tail(8000) }
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newProcess(t testing.TB, binDir, name, addr string, env []string) *Process {
+	return &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, serviceOf(name)), env: env, t: t, log: &lockedBuffer{}}
+}
+
+// serviceOf maps an instance name such as "chat-service-2" to its binary.
+func serviceOf(name string) string {
+	for _, s := range Services {
+		if len(name) >= len(s) && name[:len(s)] == s {
+			return s
+		}
+	}
+	panic(fmt.Sprintf("unknown service instance %q", name))
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 4<<20 { // keep memory bounded in long tests
+		rest := l.b.Bytes()[l.b.Len()-(1<<20):]
+		l.b.Reset()
+		l.b.Write(rest)
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.b.Bytes()
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}

@@ -1,0 +1,191 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options shapes a stack.
+type Options struct {
+	Gateways int // default 1
+	Chats    int // chat-service instances, default 1
+	// Env adds variables per service binary name (e.g. "gateway").
+	Env map[string][]string
+	// Logs ships logs to Elasticsearch when true (off by default to keep the
+	// log indices for the tests that look at them).
+	Logs bool
+}
+
+// Stack is a running Parley: its own databases and RabbitMQ vhost, and
+// every service instance.
+type Stack struct {
+	Infra    Infra
+	ID       string
+	AMQPURL  string
+	DBURL    map[string]string // by service: auth-service, user-service, chat-service
+	Auth     *Process
+	Users    *Process
+	Chats    []*Process
+	Gateways []*Process
+}
+
+// Gateway returns the first gateway's base URL.
+func (s *Stack) Gateway() string { return s.Gateways[0].URL() }
+
+// All returns every process.
+func (s *Stack) All() []*Process {
+	out := []*Process{s.Auth, s.Users}
+	out = append(out, s.Chats...)
+	return append(out, s.Gateways...)
+}
+
+// Start creates fresh databases and a vhost, then starts every service and
+// waits until all are ready. Everything is torn down in t.Cleanup.
+func Start(t testing.TB, opts Options) *Stack {
+	t.Helper()
+	if opts.Gateways == 0 {
+		opts.Gateways = 1
+	}
+	if opts.Chats == 0 {
+		opts.Chats = 1
+	}
+	inf := LoadInfra(t)
+	bin := Binaries(t)
+	s := &Stack{Infra: inf, ID: randomID(), DBURL: map[string]string{}}
+
+	s.AMQPURL = s.createVhost(t)
+	s.DBURL["auth-service"] = s.createDB(t, inf.AuthDatabaseURL, "auth")
+	s.DBURL["user-service"] = s.createDB(t, inf.UsersDatabaseURL, "users")
+	s.DBURL["chat-service"] = s.createDB(t, inf.ChatDatabaseURL, "chat")
+
+	common := []string{
+		"AMQP_URL=" + s.AMQPURL,
+		"INTERNAL_PUBLIC_KEYS=" + inf.InternalPublic,
+		"LOG_LEVEL=info",
+		"SHUTDOWN_TIMEOUT=5s",
+	}
+	if opts.Logs {
+		common = append(common, "ELASTICSEARCH_URL="+inf.ElasticsearchURL)
+	} else {
+		common = append(common, "ELASTICSEARCH_URL=")
+	}
+	with := func(name string, extra ...string) []string {
+		env := append(append([]string{}, common...), extra...)
+		return append(env, opts.Env[serviceOf(name)]...)
+	}
+	authAddr, usersAddr := freeAddr(t), freeAddr(t)
+	s.Auth = newProcess(t, bin, "auth-service", authAddr, with("auth-service",
+		"HTTP_ADDR="+authAddr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey))
+	s.Users = newProcess(t, bin, "user-service", usersAddr, with("user-service",
+		"HTTP_ADDR="+usersAddr, "DATABASE_URL="+s.DBURL["user-service"]))
+	for i := 0; i < opts.Chats; i++ {
+		addr := freeAddr(t)
+		s.Chats = append(s.Chats, newProcess(t, bin, fmt.Sprintf("chat-service-%d", i+1), addr, with("chat-service",
+			"HTTP_ADDR="+addr, "DATABASE_URL="+s.DBURL["chat-service"])))
+	}
+	for i := 0; i < opts.Gateways; i++ {
+		addr := freeAddr(t)
+		chat := s.Chats[i%len(s.Chats)]
+		s.Gateways = append(s.Gateways, newProcess(t, bin, fmt.Sprintf("gateway-%d", i+1), addr, with("gateway",
+			"HTTP_ADDR="+addr,
+			"SESSION_PUBLIC_KEYS="+inf.SessionPublic,
+			"INTERNAL_SIGNING_KEY="+inf.InternalKey,
+			"AUTH_URL="+s.Auth.URL(), "USERS_URL="+s.Users.URL(), "CHAT_URL="+chat.URL(),
+			fmt.Sprintf("GATEWAY_ID=gw-%s-%d", s.ID, i+1),
+			"ALLOWED_ORIGINS=http://"+addr+",http://localhost:8080")))
+	}
+	t.Cleanup(func() {
+		for _, p := range s.All() {
+			p.Stop()
+			if t.Failed() {
+				t.Logf("---- %s output (tail) ----\n%s", p.Name, p.Output())
+			}
+		}
+	})
+	for _, p := range s.All() {
+		p.StartNoWait()
+	}
+	for _, p := range s.All() {
+		p.WaitReady(90 * time.Second)
+	}
+	return s
+}
+
+func (s *Stack) createDB(t testing.TB, serviceURL, role string) string {
+	t.Helper()
+	name := fmt.Sprintf("e2e_%s_%s", s.ID, role)
+	s.adminExec(t, fmt.Sprintf(`CREATE DATABASE %s OWNER %s`, name, pgx.Identifier{role}.Sanitize()))
+	t.Cleanup(func() {
+		s.adminExec(t, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
+	})
+	u, err := url.Parse(serviceURL)
+	if err != nil {
+		t.Fatalf("parse %s database url: %v", role, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func (s *Stack) adminExec(t testing.TB, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.Infra.PGAdminURL)
+	if err != nil {
+		t.Errorf("admin connect: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Errorf("%s: %v", sql, err)
+	}
+}
+
+// createVhost makes a RabbitMQ virtual host for this stack so its queues
+// never see another stack's (or `make up`'s) messages.
+func (s *Stack) createVhost(t testing.TB) string {
+	t.Helper()
+	vhost := "e2e-" + s.ID
+	u, err := url.Parse(s.Infra.AMQPURL)
+	if err != nil {
+		t.Fatalf("parse AMQP_URL: %v", err)
+	}
+	s.rabbitmqctl(t, "add_vhost", vhost)
+	s.rabbitmqctl(t, "set_permissions", "-p", vhost, u.User.Username(), ".*", ".*", ".*")
+	t.Cleanup(func() { s.rabbitmqctl(t, "delete_vhost", vhost) })
+	u.Path = "/" + vhost
+	return u.String()
+}
+
+func (s *Stack) rabbitmqctl(t testing.TB, args ...string) {
+	t.Helper()
+	out, err := exec.Command(s.Infra.Script, append([]string{"rabbitmqctl"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// Infra runs scripts/infra with args (e.g. "start", "rabbitmq").
+func (s *Stack) InfraCmd(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(s.Infra.Script, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/infra %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
