@@ -1,0 +1,347 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/trace"
+)
+
+// Publisher is what the relay needs from *rabbit.Publisher: pipelined,
+// confirmed publishing with one result per message.
+type Publisher interface {
+	PublishBatch(ctx context.Context, msgs []rabbit.Message) []error
+}
+
+// DefaultLockKey is the PostgreSQL advisory lock that elects the one active
+// relay per database. Advisory locks are per database, so every service may
+// use the same key.
+const DefaultLockKey int64 = 0x7061726c65790001 // "parley" + 1
+
+// RelayOptions tunes a Relay; zero values take the defaults.
+type RelayOptions struct {
+	// BatchSize is how many rows are read and published (pipelined) at
+	// once. Default 200.
+	BatchSize int
+	// PollInterval is the fallback when a notification is missed, and how
+	// often a standby relay tries to become the leader. Default 1s.
+	PollInterval time.Duration
+	// Retention is how long published rows are kept (for debugging and
+	// replays) before they are deleted. Default 24h.
+	Retention time.Duration
+	// MaxBackoff caps the wait between failed publish attempts. Default 10s.
+	MaxBackoff time.Duration
+	// LockKey overrides DefaultLockKey (tests running relays side by side on
+	// one database use it).
+	LockKey int64
+	// StatsInterval is how often a summary line is logged. Default 1m.
+	StatsInterval time.Duration
+}
+
+// RelayStats are a relay's counters since it started.
+type RelayStats struct {
+	Published  uint64 `json:"published"`
+	Unroutable uint64 `json:"unroutable"`
+	Failures   uint64 `json:"failures"`
+	Batches    uint64 `json:"batches"`
+	Pruned     uint64 `json:"pruned"`
+	Leader     bool   `json:"leader"`
+}
+
+// Relay publishes a service's outbox rows to RabbitMQ in seq order.
+//
+// Exactly one relay per database is active at a time: the one holding the
+// advisory lock on its own connection. It wakes on NOTIFY from Enqueue (so
+// a committed event is published within milliseconds) and polls as a
+// fallback, publishes a batch with confirms, and stamps published_at on the
+// rows the broker confirmed. Rows are never deleted before they are
+// published; published rows are pruned after Retention.
+//
+// Ordering: rows are published in seq order on one channel, so the events
+// of one aggregate arrive in order, and after a broker outage publishing
+// resumes from the oldest unconfirmed row. The one exception is a broker
+// nack in the middle of a batch whose later rows were confirmed; then the
+// nacked row is published again after them. Consumers are idempotent by
+// event id, and duplicates (a confirm lost with the connection) are dropped
+// by them.
+//
+// A row the broker returns as unroutable (no queue bound for its routing
+// key) is logged as a warning and marked published: nobody subscribes to
+// it, and retrying would block every later event. Declare consumer queues
+// before producers publish (consumers declare at start-up).
+type Relay struct {
+	pool *pgxpool.Pool
+	pub  Publisher
+	log  zerolog.Logger
+	opts RelayOptions
+
+	published, unroutable, failures, batches, pruned atomic.Uint64
+	leader                                           atomic.Bool
+}
+
+// NewRelay returns a relay for the outbox table in pool's database.
+func NewRelay(pool *pgxpool.Pool, pub Publisher, logger zerolog.Logger, opts RelayOptions) *Relay {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 200
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 24 * time.Hour
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	if opts.LockKey == 0 {
+		opts.LockKey = DefaultLockKey
+	}
+	if opts.StatsInterval <= 0 {
+		opts.StatsInterval = time.Minute
+	}
+	return &Relay{
+		pool: pool, pub: pub, opts: opts,
+		log: logger.With().Str("event.dataset", "outbox.relay").Logger(),
+	}
+}
+
+// Stats returns the relay's counters.
+func (r *Relay) Stats() RelayStats {
+	return RelayStats{
+		Published: r.published.Load(), Unroutable: r.unroutable.Load(), Failures: r.failures.Load(),
+		Batches: r.batches.Load(), Pruned: r.pruned.Load(), Leader: r.leader.Load(),
+	}
+}
+
+// Run relays until ctx ends, then returns nil. Database and broker
+// failures are logged and retried; they never end Run.
+func (r *Relay) Run(ctx context.Context) error {
+	stats := time.NewTicker(r.opts.StatsInterval)
+	defer stats.Stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-stats.C:
+				s := r.Stats()
+				r.log.Info().Uint64("published", s.Published).Uint64("unroutable", s.Unroutable).
+					Uint64("failures", s.Failures).Uint64("pruned", s.Pruned).Bool("leader", s.Leader).
+					Msg("outbox relay stats")
+			}
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		err := r.lead(ctx)
+		r.leader.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		delay := min(r.opts.PollInterval<<min(attempt, 4), r.opts.MaxBackoff)
+		logging.ErrorFields(r.log.Warn(), err).Dur("retry_in", delay).Msg("outbox relay: connection lost; retrying")
+		if !sleep(ctx, delay) {
+			return nil
+		}
+	}
+}
+
+// lead holds a dedicated connection: it waits for the advisory lock, then
+// listens and publishes until the connection fails or ctx ends. Queries run
+// on the same connection, so a relay that lost its lock (connection gone)
+// can no longer touch the table.
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for standby := false; ; standby = true {
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.opts.LockKey).Scan(&got); err != nil {
+			return fmt.Errorf("advisory lock: %w", err)
+		}
+		if got {
+			break
+		}
+		if !standby {
+			r.log.Info().Msg("outbox relay: another relay is active; standing by")
+		}
+		if !sleep(ctx, r.opts.PollInterval) {
+			return nil
+		}
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{NotifyChannel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	r.leader.Store(true)
+	r.log.Info().Msg("outbox relay: active")
+
+	lastPrune := time.Time{}
+	failures := 0
+	for {
+		n, err := r.relayBatch(ctx, conn)
+		var pubErr *publishError
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.As(err, &pubErr):
+			failures++
+			r.failures.Add(1)
+			delay := min(100*time.Millisecond<<min(failures, 8), r.opts.MaxBackoff)
+			logging.ErrorFields(r.log.Warn(), err).Dur("retry_in", delay).Int("confirmed", n).
+				Msg("outbox relay: publish failed; will retry")
+			if !sleep(ctx, delay) {
+				return nil
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		failures = 0
+		if time.Since(lastPrune) > time.Minute {
+			if err := r.prune(ctx, conn); err != nil {
+				return err
+			}
+			lastPrune = time.Now()
+		}
+		if n == r.opts.BatchSize {
+			continue // more rows are probably waiting
+		}
+		if err := r.wait(ctx, conn); err != nil {
+			return err
+		}
+	}
+}
+
+// wait blocks until a notification arrives, the poll interval passes or ctx
+// ends.
+func (r *Relay) wait(ctx context.Context, conn *pgx.Conn) error {
+	wctx, cancel := context.WithTimeout(ctx, r.opts.PollInterval)
+	defer cancel()
+	_, err := conn.WaitForNotification(wctx)
+	if err != nil && wctx.Err() == nil {
+		return fmt.Errorf("wait for notification: %w", err)
+	}
+	return nil
+}
+
+type row struct {
+	seq         int64
+	id          string
+	exchange    string
+	routingKey  string
+	payload     []byte
+	traceparent string
+}
+
+// publishError marks a broker-side failure: the relay keeps its lock and
+// retries with backoff instead of reconnecting to the database.
+type publishError struct{ err error }
+
+func (e *publishError) Error() string { return e.err.Error() }
+func (e *publishError) Unwrap() error { return e.err }
+
+// relayBatch publishes the oldest unpublished rows and marks the confirmed
+// ones; it returns how many rows it marked.
+func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
+	rows, err := conn.Query(ctx,
+		`SELECT seq, id::text, exchange, routing_key, payload::text FROM outbox
+		 WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.opts.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var x row
+		var payload string
+		err := rw.Scan(&x.seq, &x.id, &x.exchange, &x.routingKey, &payload)
+		x.payload = []byte(payload)
+		return x, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	r.batches.Add(1)
+	msgs := make([]rabbit.Message, len(batch))
+	for i, x := range batch {
+		var tp struct {
+			Traceparent string `json:"traceparent"`
+		}
+		_ = json.Unmarshal(x.payload, &tp) // written by Enqueue from an Envelope: always valid JSON
+		msgs[i] = rabbit.Message{
+			Exchange: x.exchange, RoutingKey: x.routingKey, Body: x.payload, ID: x.id, Traceparent: tp.Traceparent,
+		}
+	}
+	errs := r.pub.PublishBatch(ctx, msgs)
+	done := make([]int64, 0, len(batch))
+	var firstErr error
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			done = append(done, batch[i].seq)
+		case errors.Is(err, rabbit.ErrUnroutable):
+			r.unroutable.Add(1)
+			r.log.Warn().Str("event.id", batch[i].id).Str("event.action", batch[i].routingKey).
+				Str("exchange", batch[i].exchange).Str("trace.id", traceID(batch[i].payload)).
+				Msg("outbox relay: no queue is bound for this event; marked published")
+			done = append(done, batch[i].seq)
+		case firstErr == nil:
+			firstErr = err
+		}
+	}
+	if len(done) > 0 {
+		if _, err := conn.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE seq = ANY($1)`, done); err != nil {
+			// The events went out but stay unmarked: they will be published
+			// again after reconnecting, and consumers drop the duplicates.
+			return 0, fmt.Errorf("mark published: %w", err)
+		}
+		r.published.Add(uint64(len(done)))
+	}
+	if firstErr != nil {
+		return len(done), &publishError{firstErr}
+	}
+	return len(done), nil
+}
+
+func traceID(payload []byte) string {
+	var e struct {
+		Traceparent string `json:"traceparent"`
+	}
+	_ = json.Unmarshal(payload, &e)
+	tc, _ := trace.Parse(e.Traceparent)
+	return tc.TraceID
+}
+
+// prune deletes rows published more than Retention ago.
+func (r *Relay) prune(ctx context.Context, conn *pgx.Conn) error {
+	tag, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < $1`, time.Now().Add(-r.opts.Retention))
+	if err != nil {
+		return fmt.Errorf("prune outbox: %w", err)
+	}
+	r.pruned.Add(uint64(tag.RowsAffected()))
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
