@@ -1,6 +1,7 @@
 // Command gateway runs Parley's public gateway: REST routing to the
 // services with per-request internal tokens, session cookies, revocation
-// checks, CSRF and size limits.
+// checks, CSRF and size limits, and Socket.IO for clients with a link to
+// chat-service.
 package main
 
 import (

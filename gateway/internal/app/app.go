@@ -19,6 +19,7 @@ import (
 	"github.com/parleychat/parley/gateway/internal/config"
 	"github.com/parleychat/parley/gateway/internal/httpapi"
 	"github.com/parleychat/parley/gateway/internal/proxy"
+	"github.com/parleychat/parley/gateway/internal/realtime"
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/httpserver"
@@ -42,6 +43,9 @@ type App struct {
 	loader  *revocation.Loader
 	amqp    *rabbit.Conn
 	handler http.Handler
+
+	link     *realtime.Link
+	realtime *realtime.Server
 }
 
 // New builds the gateway described by cfg. It dials RabbitMQ (retrying
@@ -95,6 +99,15 @@ func New(ctx context.Context, cfg config.Config, version string) (a *App, err er
 		return nil, err
 	}
 
+	a.link = realtime.NewLink(cfg.ChatURL, a.minter, a.log)
+	a.realtime = realtime.New(auth, a.link, a.minter, a.log, realtime.Options{
+		AllowedOrigins: cfg.AllowedOrigins,
+		CommandTimeout: cfg.CommandTimeout,
+		BufferLimit:    cfg.SocketBufferLimit,
+	})
+	// Revocations close the sockets they cover, wherever they come from.
+	a.store.Subscribe(a.realtime.Revoke)
+
 	health := &httpserver.Health{
 		Service: Service, Version: version, Shipper: logs.Shipper,
 		Checks: map[string]httpserver.Check{
@@ -102,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, version string) (a *App, err er
 			"user-service": readyz(client, cfg.UsersURL),
 			"chat-service": readyz(client, cfg.ChatURL),
 			"rabbitmq":     a.amqp.Check,
+			"chat-link":    a.link.Check,
 			"revocations": func(context.Context) error {
 				if !a.store.Loaded() {
 					return errors.New("revocation snapshot not loaded yet")
@@ -122,6 +136,7 @@ func New(ctx context.Context, cfg config.Config, version string) (a *App, err er
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Health:         health,
 		OpenAPI:        api.OpenAPI,
+		Realtime:       a.realtime.Handler(),
 	})
 	if err != nil {
 		return nil, err
@@ -156,11 +171,22 @@ func (a *App) Run(ctx context.Context, ready func(net.Addr)) error {
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 
-	consumer, err := a.startRevocationConsumer(bg)
+	consumer, err := a.startConsumer(bg)
 	if err != nil {
 		return err
 	}
 	wg.Go(func() { consumer(bg) })
+	wg.Go(func() { a.link.Run(bg) })
+	wg.Go(func() { a.realtime.RunPresence(bg, a.amqp.Publisher(), a.cfg.GatewayID, a.cfg.PresenceHeartbeat) })
+	// Sockets are closed as soon as shutdown starts: long-polling requests
+	// would otherwise hold the HTTP drain for a whole ping interval.
+	wg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-bg.Done():
+		}
+		a.realtime.Close()
+	})
 	wg.Go(func() {
 		if err := a.loader.Sync(bg, a.store); err != nil && bg.Err() == nil {
 			logging.ErrorFields(a.log.Error(), err).Msg("revocation snapshot failed")

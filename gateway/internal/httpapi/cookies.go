@@ -9,13 +9,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/parleychat/parley/gateway/internal/session"
 )
 
 // Cookie names and paths. The session cookie goes with every request; the
 // refresh cookie only to the auth routes, the one place that reads it, so
 // it is exposed to as few requests (and logs) as possible.
 const (
-	SessionCookie = "parley_session"
+	SessionCookie = session.CookieName
 	RefreshCookie = "parley_refresh"
 	SessionPath   = "/"
 	RefreshPath   = "/api/v1/auth"

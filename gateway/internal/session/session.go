@@ -12,6 +12,10 @@ import (
 	"github.com/parleychat/parley/shared/token"
 )
 
+// CookieName is the cookie holding the session token, read by the REST
+// router and the Socket.IO handshake alike.
+const CookieName = "parley_session"
+
 // Identity is an authenticated caller.
 type Identity struct {
 	UserID    string

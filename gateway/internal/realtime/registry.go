@@ -1,0 +1,119 @@
+package realtime
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/parleychat/parley/gateway/internal/session"
+)
+
+// entry is one local socket of a user.
+type entry struct {
+	id   session.Identity
+	sock *socket.Socket
+}
+
+// registry knows which users have sockets on this instance: deliveries
+// skip users who are not here, presence reports them, and revocations find
+// the sockets to close.
+type registry struct {
+	mu    sync.RWMutex
+	users map[string]map[*socket.Socket]session.Identity
+}
+
+func newRegistry() *registry {
+	return &registry{users: make(map[string]map[*socket.Socket]session.Identity)}
+}
+
+// add records sock and reports whether it is the user's first here.
+func (r *registry) add(id session.Identity, sock *socket.Socket) (first bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.users[id.UserID]
+	if m == nil {
+		m = make(map[*socket.Socket]session.Identity)
+		r.users[id.UserID] = m
+	}
+	m[sock] = id
+	return len(m) == 1
+}
+
+// remove forgets sock and reports whether it was the user's last here.
+func (r *registry) remove(userID string, sock *socket.Socket) (last bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.users[userID]
+	if !ok {
+		return false
+	}
+	if _, ok := m[sock]; !ok {
+		return false
+	}
+	delete(m, sock)
+	if len(m) == 0 {
+		delete(r.users, userID)
+		return true
+	}
+	return false
+}
+
+// has reports whether userID has a socket here.
+func (r *registry) has(userID string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.users[userID]) > 0
+}
+
+// sockets returns the user's local sockets.
+func (r *registry) sockets(userID string) []entry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]entry, 0, len(r.users[userID]))
+	for sock, id := range r.users[userID] {
+		out = append(out, entry{id: id, sock: sock})
+	}
+	return out
+}
+
+// userIDs returns the users with at least one socket here, sorted.
+func (r *registry) userIDs() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.users))
+	for u := range r.users {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lru remembers the last n event ids, so an event redelivered by the
+// at-least-once queue reaches each socket only once.
+type lru struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+	ring []string
+	next int
+}
+
+func newLRU(n int) *lru {
+	return &lru{seen: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// add records id and reports whether it was new.
+func (l *lru) add(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen[id]; ok {
+		return false
+	}
+	if old := l.ring[l.next]; old != "" {
+		delete(l.seen, old)
+	}
+	l.ring[l.next] = id
+	l.seen[id] = struct{}{}
+	l.next = (l.next + 1) % len(l.ring)
+	return true
+}

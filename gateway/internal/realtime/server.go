@@ -1,0 +1,231 @@
+// Package realtime is the gateway's Socket.IO side (DESIGN §5): clients
+// connect at /socket.io/ with their session cookie, each socket joins the
+// room user:<id>, commands are forwarded to chat-service over a Socket.IO
+// link, and deliveries from RabbitMQ are emitted to the local rooms of their
+// recipients.
+package realtime
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/parleychat/parley/gateway/internal/revocation"
+	"github.com/parleychat/parley/gateway/internal/session"
+)
+
+// Authenticator checks a session token (the REST router's, shared).
+type Authenticator interface {
+	Authenticate(raw string) (session.Identity, error)
+}
+
+// Options tunes the Socket.IO server.
+type Options struct {
+	// AllowedOrigins may open sockets besides the gateway's own origin.
+	AllowedOrigins []string
+	// CommandTimeout bounds the wait for chat-service's ack.
+	CommandTimeout time.Duration
+	// BufferLimit is how many packets may wait for one client before it is
+	// disconnected as too slow.
+	BufferLimit int
+	// MaxMessageBytes bounds one incoming Socket.IO message.
+	MaxMessageBytes int64
+	// TypingInterval is the minimum gap between two forwarded typing
+	// signals of one socket for one conversation.
+	TypingInterval time.Duration
+}
+
+// Server is the client-facing Socket.IO server of one gateway instance.
+type Server struct {
+	io      *socket.Server
+	handler http.Handler
+	auth    Authenticator
+	link    Commander
+	minter  *session.Minter
+	log     zerolog.Logger
+	opts    Options
+	origins map[string]bool
+
+	registry    *registry
+	dedupe      *lru
+	presenceNow chan struct{}
+}
+
+// New returns a Socket.IO server; link carries commands to chat-service.
+func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog.Logger, o Options) *Server {
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 10 * time.Second
+	}
+	if o.BufferLimit <= 0 {
+		o.BufferLimit = 1000
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 64 << 10
+	}
+	if o.TypingInterval <= 0 {
+		o.TypingInterval = 2 * time.Second
+	}
+	s := &Server{
+		auth: auth, link: link, minter: minter, opts: o,
+		log:      log.With().Str("event.dataset", "socketio").Logger(),
+		origins:  make(map[string]bool),
+		registry: newRegistry(),
+		dedupe:   newLRU(4096),
+
+		presenceNow: make(chan struct{}, 1),
+	}
+	for _, origin := range o.AllowedOrigins {
+		s.origins[strings.TrimRight(origin, "/")] = true
+	}
+
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetMaxHttpBufferSize(o.MaxMessageBytes)
+	opts.SetPingInterval(25 * time.Second)
+	opts.SetPingTimeout(20 * time.Second)
+	opts.SetAllowRequest(s.allowRequest)
+	opts.SetCors(&types.Cors{Origin: o.AllowedOrigins, Credentials: true})
+	// Socket.IO's own session cookie (sticky sessions) is not needed: any
+	// instance serves any user.
+	s.io = socket.NewServer(nil, opts)
+	s.io.Use(s.authenticate)
+	s.io.On("connection", func(args ...any) {
+		if sock, ok := args[0].(*socket.Socket); ok {
+			s.onConnection(sock)
+		}
+	})
+	s.handler = s.checkOrigin(s.io.ServeHandler(nil))
+	return s
+}
+
+// checkOrigin refuses every Engine.IO request (handshake, poll, upgrade)
+// from a foreign Origin. The library's own check (CORS and the WebSocket
+// upgrader's CheckOrigin) only compares against the configured list and
+// cannot recognise the gateway's own origin, so a same-origin request has
+// its Origin removed once it has passed here; requests from a listed origin
+// keep it, so they still get their CORS headers.
+func (s *Server) checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		switch {
+		case origin == "" || s.origins[origin]:
+		case s.sameOrigin(r, origin):
+			r.Header.Del("Origin")
+		default:
+			http.Error(w, errOrigin.Error(), http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Handler serves the Socket.IO endpoint; mount it at /socket.io/.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close disconnects every client.
+func (s *Server) Close() {
+	s.io.Close(nil)
+}
+
+var (
+	errOrigin    = errors.New("origin not allowed")
+	errNoSession = errors.New("a valid session cookie is required")
+)
+
+// allowRequest runs on every Engine.IO handshake (long-polling or direct
+// WebSocket), before any Socket.IO state exists: a missing or invalid
+// session is refused with 403 at the HTTP level.
+func (s *Server) allowRequest(ctx *types.HttpContext) error {
+	if _, err := s.identify(ctx.Request()); err != nil {
+		return errNoSession
+	}
+	return nil
+}
+
+// sameOrigin reports whether origin names the host the request was sent
+// to. Requests without Origin (non-browser clients; browsers always send
+// one for WebSocket and cross-origin requests) never get here.
+func (s *Server) sameOrigin(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+func (s *Server) identify(r *http.Request) (session.Identity, error) {
+	c, err := r.Cookie(session.CookieName)
+	if err != nil {
+		return session.Identity{}, session.ErrMissing
+	}
+	return s.auth.Authenticate(c.Value)
+}
+
+// authenticate is the namespace middleware: it identifies the socket from
+// the handshake request's cookie (checked again: the session may have been
+// revoked since the Engine.IO handshake) and refuses it otherwise.
+func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	id, err := s.identify(sock.Request().Request())
+	if err != nil {
+		code := "unauthorized"
+		switch {
+		case errors.Is(err, session.ErrExpired):
+			code = "token_expired"
+		case errors.Is(err, session.ErrRevoked):
+			code = "session_revoked"
+		}
+		next(socket.NewExtendedError("unauthorized", map[string]any{"code": code}))
+		return
+	}
+	sock.SetData(&conn{id: id, typing: make(map[string]typingState)})
+	next(nil)
+}
+
+// conn is what the gateway keeps per socket.
+type conn struct {
+	id session.Identity
+
+	mu     sync.Mutex
+	typing map[string]typingState // conversation id → last forwarded signal
+}
+
+// room is the room every socket of a user joins.
+func room(userID string) socket.Room { return socket.Room("user:" + userID) }
+
+func (s *Server) onConnection(sock *socket.Socket) {
+	c, ok := sock.Data().(*conn)
+	if !ok {
+		sock.Disconnect(true)
+		return
+	}
+	sock.Join(room(c.id.UserID))
+	first := s.registry.add(c.id, sock)
+	guardBuffer(sock, s.opts.BufferLimit, s.log)
+	for _, ev := range commands {
+		s.onCommand(sock, c, ev)
+	}
+	sock.On("typing", func(args ...any) { s.onTyping(sock, c, args) })
+	sock.On("disconnect", func(args ...any) {
+		if last := s.registry.remove(c.id.UserID, sock); last {
+			s.presenceChanged()
+		}
+	})
+	s.log.Debug().Str("user.id", c.id.UserID).Str("socket.id", string(sock.Id())).Msg("socket connected")
+	if first {
+		s.presenceChanged()
+	}
+}
+
+// Revoke disconnects the local sockets a revocation covers; subscribe it to
+// the revocation store.
+func (s *Server) Revoke(n revocation.Notice) {
+	for _, e := range s.registry.sockets(n.UserID) {
+		if n.Covers(n.UserID, e.id.SessionID, e.id.IssuedAt) {
+			e.sock.Disconnect(true)
+		}
+	}
+}

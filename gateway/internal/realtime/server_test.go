@@ -1,0 +1,358 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/trace"
+)
+
+func TestHandshake(t *testing.T) {
+	r := newRig(t, Options{})
+	good := r.sessionToken("user-a", "s1")
+	revoked := r.sessionToken("user-a", "s-revoked")
+	r.store.RevokeSessions("user-a", []string{"s-revoked"}, time.Now().Add(time.Hour))
+	tests := []struct {
+		name    string
+		headers http.Header
+		wantOK  bool
+	}{
+		{"valid cookie, no Origin", cookie(good), true},
+		{"valid cookie, trusted Origin", withOrigin(cookie(good), "https://app.parley.test"), true},
+		{"valid cookie, same Origin", withOrigin(cookie(good), r.http.URL), true},
+		{"no cookie", http.Header{}, false},
+		{"garbage cookie", cookie("not.a.token"), false},
+		{"revoked session", cookie(revoked), false},
+		{"valid cookie, foreign Origin", withOrigin(cookie(good), "https://evil.test"), false},
+	}
+	for _, tc := range tests {
+		for _, transport := range []string{"websocket", "polling"} {
+			t.Run(tc.name+" over "+transport, func(t *testing.T) {
+				// The Engine.IO handshake itself: 403 before any socket exists.
+				// (Engine.IO answers a refused WebSocket upgrade with 400,
+				// a refused polling handshake with 403.)
+				status := rawHandshake(t, r.http.URL, transport, tc.headers)
+				switch {
+				case tc.wantOK && transport == "websocket" && status != http.StatusSwitchingProtocols:
+					t.Errorf("handshake status %d, want 101", status)
+				case tc.wantOK && transport == "polling" && status != http.StatusOK:
+					t.Errorf("handshake status %d, want 200", status)
+				case !tc.wantOK && (status < 400 || status >= 500):
+					t.Errorf("handshake status %d, want a 4xx refusal", status)
+				}
+				if !tc.wantOK && transport == "websocket" {
+					return // the Go client only times out on a refused upgrade
+				}
+				_, err := r.dial(tc.headers, transport)
+				if tc.wantOK && err != nil {
+					t.Errorf("client refused: %v, want connected", err)
+				}
+				if !tc.wantOK && err == nil {
+					t.Errorf("client connected, want refused")
+				}
+			})
+		}
+	}
+}
+
+// rawHandshake opens an Engine.IO v4 session by hand and returns the
+// HTTP status: 200 (polling) or 101 (WebSocket) when accepted.
+func rawHandshake(t *testing.T, base, transport string, h http.Header) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/socket.io/?EIO=4&transport="+transport, nil)
+	req.Header = h.Clone()
+	if transport == "websocket" {
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func withOrigin(h http.Header, origin string) http.Header {
+	h = h.Clone()
+	h.Set("Origin", origin)
+	return h
+}
+
+func TestCommandIsForwardedWithAck(t *testing.T) {
+	r := newRig(t, Options{})
+	chatAck := map[string]any{"ok": true, "message": map[string]any{"id": "m1", "seq": float64(7)}}
+	r.link.reply = func(string, map[string]any) []any { return []any{chatAck} }
+	sock, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, event := range commands {
+		t.Run(event, func(t *testing.T) {
+			data := map[string]any{"conversationId": "c1", "clientMsgId": "k1", "body": "hi", "userId": "forged"}
+			got := make(chan []any, 1)
+			if err := sock.Emit(event, data, func(args []any, err error) { got <- args }); err != nil {
+				t.Fatal(err)
+			}
+			var ack []any
+			select {
+			case ack = <-got:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no ack")
+			}
+			if len(ack) != 1 || !reflect.DeepEqual(ack[0], chatAck) {
+				t.Errorf("client ack = %v, want chat-service's %v unchanged", ack, chatAck)
+			}
+			s := <-r.link.calls
+			if s.event != event {
+				t.Fatalf("link got %q, want %q", s.event, event)
+			}
+			claims, err := r.chatVer.Verify(s.payload["token"].(string))
+			if err != nil {
+				t.Fatalf("chat-service would refuse the command token: %v", err)
+			}
+			if claims.Subject != "user-a" || claims.SessionID != "s1" {
+				t.Errorf("token sub/sid = %s/%s, want user-a/s1", claims.Subject, claims.SessionID)
+			}
+			if _, ok := trace.Parse(s.payload["traceparent"].(string)); !ok {
+				t.Errorf("traceparent %v is not valid", s.payload["traceparent"])
+			}
+			if !reflect.DeepEqual(s.payload["data"], data) {
+				t.Errorf("data = %v, want the client payload %v", s.payload["data"], data)
+			}
+		})
+	}
+}
+
+func TestCommandTimeoutAck(t *testing.T) {
+	r := newRig(t, Options{CommandTimeout: 200 * time.Millisecond})
+	sock, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []any, 1)
+	_ = sock.Emit("message:send", map[string]any{"body": "x"}, func(args []any, err error) { got <- args })
+	select {
+	case ack := <-got:
+		m, _ := ack[0].(map[string]any)
+		e, _ := m["error"].(map[string]any)
+		if m["ok"] != false || e["code"] != "gateway_timeout" || e["status"] != float64(504) {
+			t.Errorf("ack = %v, want ok:false gateway_timeout 504", ack)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ack")
+	}
+}
+
+func TestTypingIsThrottled(t *testing.T) {
+	r := newRig(t, Options{TypingInterval: time.Hour})
+	sock, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		_ = sock.Emit("typing", map[string]any{"conversationId": "c1", "typing": true})
+	}
+	_ = sock.Emit("typing", map[string]any{"conversationId": "c2", "typing": true})
+	_ = sock.Emit("typing", map[string]any{"conversationId": "c1", "typing": false})
+	want := []string{"c1:true", "c2:true", "c1:false"}
+	waitFor(t, "three typing signals", func() bool { return len(r.link.sentEvents()) >= 3 })
+	time.Sleep(200 * time.Millisecond) // let any wrongly forwarded extra arrive
+	var got []string
+	for _, s := range r.link.sentEvents() {
+		d := s.payload["data"].(map[string]any)
+		got = append(got, d["conversationId"].(string)+":"+strings.ToLower(jsonString(d["typing"])))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("forwarded %v, want %v", got, want)
+	}
+}
+
+func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// collector counts what one client socket receives per event name.
+type collector struct {
+	mu  sync.Mutex
+	got map[string][]any
+}
+
+func (c *collector) on(name string) func(...any) {
+	return func(args ...any) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.got == nil {
+			c.got = map[string][]any{}
+		}
+		c.got[name] = append(c.got[name], args...)
+	}
+}
+
+func (c *collector) count(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got[name])
+}
+
+func TestDeliverReachesRecipientsOnce(t *testing.T) {
+	r := newRig(t, Options{})
+	names := []string{"a1", "b1", "b2", "c1"}
+	users := map[string]string{"a1": "user-a", "b1": "user-b", "b2": "user-b", "c1": "user-c"}
+	cols := map[string]*collector{}
+	for _, n := range names {
+		sock, err := r.dial(cookie(r.sessionToken(users[n], "s-"+n)), "websocket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols[n] = &collector{}
+		sock.On("message:new", cols[n].on("message:new"))
+		sock.On("presence", cols[n].on("presence"))
+	}
+	waitFor(t, "four sockets registered", func() bool { return len(r.srv.registry.userIDs()) == 3 })
+
+	msg := delivery(t, events.TypeMessageCreated, []string{"user-a", "user-b", "user-offline"}, `{"id":"m1","seq":1,"eventSeq":1,"body":"hi"}`)
+	for range 3 { // the queue redelivers: each socket must still get one copy
+		if err := r.srv.Deliver(context.Background(), msg); err != nil {
+			t.Fatalf("Deliver: %v", err)
+		}
+	}
+	if err := r.srv.Deliver(context.Background(), delivery(t, "chat.unknown.thing", []string{"user-a"}, `{}`)); err != nil {
+		t.Fatalf("Deliver of an unknown type: %v", err)
+	}
+	waitFor(t, "deliveries", func() bool {
+		return cols["a1"].count("message:new") >= 1 && cols["b1"].count("message:new") >= 1 && cols["b2"].count("message:new") >= 1
+	})
+	time.Sleep(200 * time.Millisecond) // any duplicate would arrive by now
+	for n, want := range map[string]int{"a1": 1, "b1": 1, "b2": 1, "c1": 0} {
+		if got := cols[n].count("message:new"); got != want {
+			t.Errorf("socket %s got %d message:new, want %d", n, got, want)
+		}
+	}
+	cols["a1"].mu.Lock()
+	first := cols["a1"].got["message:new"][0]
+	cols["a1"].mu.Unlock()
+	if m, _ := first.(map[string]any); m["id"] != "m1" || m["body"] != "hi" {
+		t.Errorf("payload %v, want the delivery's payload", first)
+	}
+}
+
+func TestDeliverRejectsMalformed(t *testing.T) {
+	r := newRig(t, Options{})
+	env := delivery(t, events.TypeMessageCreated, []string{"user-a"}, `{}`)
+	env.Data = json.RawMessage(`{"recipients":"not-a-list"}`)
+	if err := r.srv.Deliver(context.Background(), env); err == nil {
+		t.Error("Deliver accepted a malformed delivery")
+	}
+}
+
+func TestRevocationDisconnectsOnlyThatSession(t *testing.T) {
+	r := newRig(t, Options{})
+	s1, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := r.dial(cookie(r.sessionToken("user-a", "s2")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gone atomic.Int32
+	s1.On("disconnect", func(...any) { gone.Add(1) })
+	r.store.RevokeSessions("user-a", []string{"s1"}, time.Now().Add(time.Hour))
+	waitFor(t, "s1 disconnected", func() bool { return gone.Load() == 1 && !s1.Connected() })
+	time.Sleep(100 * time.Millisecond)
+	if !s2.Connected() {
+		t.Error("the other session's socket was disconnected too")
+	}
+	r.store.RevokeUserBefore("user-a", time.Now().Add(2*time.Second), time.Now().Add(time.Hour))
+	waitFor(t, "s2 disconnected after the password change", func() bool { return !s2.Connected() })
+}
+
+// recordingPublisher keeps presence reports.
+type recordingPublisher struct {
+	mu      sync.Mutex
+	reports []events.GatewayPresenceV1
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, exchange, key string, body []byte, id, _ string) error {
+	env, err := events.Decode(body)
+	if err != nil || exchange != events.ExchangeRealtime || key != "realtime.gateway.presence.v1" || id != env.ID {
+		return err
+	}
+	var d events.GatewayPresenceV1
+	_ = env.DecodeData(&d)
+	p.mu.Lock()
+	p.reports = append(p.reports, d)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *recordingPublisher) last() (events.GatewayPresenceV1, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.reports) == 0 {
+		return events.GatewayPresenceV1{}, 0
+	}
+	return p.reports[len(p.reports)-1], len(p.reports)
+}
+
+func TestPresenceReports(t *testing.T) {
+	r := newRig(t, Options{})
+	pub := &recordingPublisher{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.srv.RunPresence(ctx, pub, "gw-1", time.Hour); close(done) }()
+
+	sock, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a report with user-a", func() bool {
+		last, _ := pub.last()
+		return reflect.DeepEqual(last.Users, []string{"user-a"})
+	})
+	if last, _ := pub.last(); last.GatewayID != "gw-1" || last.TTLSeconds != 3*3600 {
+		t.Errorf("report %+v, want gateway gw-1 with TTL of three intervals", last)
+	}
+	sock.Disconnect()
+	waitFor(t, "a report without user-a", func() bool {
+		last, _ := pub.last()
+		return len(last.Users) == 0
+	})
+	cancel()
+	<-done
+	if last, _ := pub.last(); len(last.Users) != 0 {
+		t.Errorf("final report %+v, want no users", last)
+	}
+}
+
+func TestCommandTokenIsFreshPerCommand(t *testing.T) {
+	r := newRig(t, Options{})
+	r.link.reply = func(string, map[string]any) []any { return []any{map[string]any{"ok": true}} }
+	sock, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		done := make(chan struct{})
+		_ = sock.Emit("conversation:read", map[string]any{"conversationId": "c1", "seq": 1}, func([]any, error) { close(done) })
+		<-done
+	}
+	s := r.link.sentEvents()
+	if len(s) != 2 || s[0].payload["token"] == s[1].payload["token"] {
+		t.Fatalf("want two commands with distinct tokens, got %d", len(s))
+	}
+	c, err := r.chatVer.Verify(s[0].payload["token"].(string))
+	if err != nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > token.MaxInternalTTL {
+		t.Errorf("command token: %v, lifetime must be ≤ %s", err, token.MaxInternalTTL)
+	}
+}
