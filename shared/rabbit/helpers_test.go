@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -108,4 +109,9 @@ func getN(t *testing.T, ch *amqp.Channel, queue string, n int, timeout time.Dura
 		t.Fatalf("got %d messages from %s, want %d", len(got), queue, n)
 	}
 	return got
+}
+
+func isCode(err error, code int) bool {
+	var ae *amqp.Error
+	return errors.As(err, &ae) && ae.Code == code
 }

@@ -124,34 +124,26 @@ func (p *Publisher) PublishBatch(ctx context.Context, msgs []Message) []error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.confirmTimeout)
 	defer cancel()
-	s, err := p.await(ctx)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		p.failed.Add(uint64(len(msgs)))
-		return errs
-	}
-	pending := make([]*amqp.DeferredConfirmation, len(msgs))
-	for i, m := range msgs {
-		var dc *amqp.DeferredConfirmation
-		if m.ID == "" {
-			// Returns are matched to publishes by message id.
-			err = errors.New("message id is required")
-		} else {
-			s.forget(m.ID)
-			dc, err = s.ch.PublishWithDeferredConfirmWithContext(ctx, m.Exchange, m.RoutingKey, true, false, publishing(ctx, m))
-			if err == nil && dc == nil {
-				err = errors.New("channel not in confirm mode")
-			}
-		}
+	var s *pubSession
+	var pending []*amqp.DeferredConfirmation
+	for {
+		var err error
+		s, err = p.await(ctx)
 		if err != nil {
-			for j := i; j < len(msgs); j++ {
-				errs[j] = fmt.Errorf("rabbit: publish %s: %w", msgs[j].RoutingKey, err)
+			for i := range errs {
+				errs[i] = err
 			}
+			p.failed.Add(uint64(len(msgs)))
+			return errs
+		}
+		var retry bool
+		pending, retry = s.publish(ctx, msgs, errs)
+		if !retry {
 			break
 		}
-		pending[i] = dc
+		// The channel closed before anything was sent on it (the broker
+		// closed it, and run has not noticed yet): wait for the next one.
+		p.invalidate(s)
 	}
 	for i, dc := range pending {
 		if dc == nil {
@@ -234,6 +226,10 @@ func (p *Publisher) await(ctx context.Context) (*pubSession, error) {
 		switch {
 		case closed:
 			return nil, ErrClosed
+		case s != nil && (s.ch.IsClosed() || s.conn.IsClosed()):
+			// run will notice and reconnect; do not hand out a dead channel.
+			p.invalidate(s)
+			continue
 		case s != nil:
 			return s, nil
 		}
@@ -248,6 +244,18 @@ func (p *Publisher) await(ctx context.Context) (*pubSession, error) {
 func (p *Publisher) waitConnected(ctx context.Context) error {
 	_, err := p.await(ctx)
 	return err
+}
+
+// invalidate forgets s if it is still current, so await waits for run to
+// reconnect.
+func (p *Publisher) invalidate(s *pubSession) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.session == s {
+		p.session = nil
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
 }
 
 func (p *Publisher) setSession(s *pubSession) {
@@ -370,6 +378,38 @@ func (p *Publisher) check(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+// publish sends msgs without waiting for confirms and returns their
+// deferred confirmations, recording send failures in errs. retry reports
+// that the channel was already closed and nothing was sent.
+func (s *pubSession) publish(ctx context.Context, msgs []Message, errs []error) (pending []*amqp.DeferredConfirmation, retry bool) {
+	pending = make([]*amqp.DeferredConfirmation, len(msgs))
+	for i, m := range msgs {
+		var dc *amqp.DeferredConfirmation
+		var err error
+		if m.ID == "" {
+			// Returns are matched to publishes by message id.
+			err = errors.New("message id is required")
+		} else {
+			s.forget(m.ID)
+			dc, err = s.ch.PublishWithDeferredConfirmWithContext(ctx, m.Exchange, m.RoutingKey, true, false, publishing(ctx, m))
+			if err == nil && dc == nil {
+				err = errors.New("channel not in confirm mode")
+			}
+		}
+		if err != nil {
+			if i == 0 && errors.Is(err, amqp.ErrClosed) {
+				return nil, true
+			}
+			for j := i; j < len(msgs); j++ {
+				errs[j] = fmt.Errorf("rabbit: publish %s: %w", msgs[j].RoutingKey, err)
+			}
+			break
+		}
+		pending[i] = dc
+	}
+	return pending, false
 }
 
 // forget drops a stale return recorded for id by an earlier attempt.
