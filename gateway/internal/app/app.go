@@ -171,11 +171,15 @@ func (a *App) Run(ctx context.Context, ready func(net.Addr)) error {
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 
-	consumer, err := a.startConsumer(bg)
+	consumer, err := a.newConsumer()
 	if err != nil {
 		return err
 	}
-	wg.Go(func() { consumer(bg) })
+	wg.Go(func() {
+		if err := consumer.Run(bg); err != nil {
+			logging.ErrorFields(a.log.Error(), err).Msg("event consumer stopped")
+		}
+	})
 	wg.Go(func() { a.link.Run(bg) })
 	wg.Go(func() { a.realtime.RunPresence(bg, a.amqp.Publisher(), a.cfg.GatewayID, a.cfg.PresenceHeartbeat) })
 	// Sockets are closed as soon as shutdown starts: long-polling requests
@@ -188,9 +192,10 @@ func (a *App) Run(ctx context.Context, ready func(net.Addr)) error {
 		a.realtime.Close()
 	})
 	wg.Go(func() {
-		if err := a.loader.Sync(bg, a.store); err != nil && bg.Err() == nil {
-			logging.ErrorFields(a.log.Error(), err).Msg("revocation snapshot failed")
+		if err := a.loader.Sync(bg, a.store); err != nil {
+			return // stopping
 		}
+		a.loader.Refresh(bg, a.store, a.cfg.RevocationResync)
 	})
 	wg.Go(func() { a.store.RunPruner(bg, time.Minute) })
 

@@ -61,6 +61,10 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful drain on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 
+	// RevocationResync is how often the revocation snapshot is fetched again
+	// to catch events missed while the broker connection was down.
+	RevocationResync time.Duration `env:"REVOCATION_RESYNC" envDefault:"60s"`
+
 	// PresenceHeartbeat is how often the gateway reports its connected users.
 	PresenceHeartbeat time.Duration `env:"PRESENCE_HEARTBEAT" envDefault:"10s"`
 	// CommandTimeout bounds how long a Socket.IO command waits for
@@ -113,8 +117,8 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("MAX_BODY_BYTES must be positive"))
 	}
-	if c.ShutdownTimeout <= 0 || c.PresenceHeartbeat <= 0 || c.CommandTimeout <= 0 {
-		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT, PRESENCE_HEARTBEAT and COMMAND_TIMEOUT must be positive"))
+	if c.ShutdownTimeout <= 0 || c.PresenceHeartbeat <= 0 || c.CommandTimeout <= 0 || c.RevocationResync <= 0 {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT, PRESENCE_HEARTBEAT, COMMAND_TIMEOUT and REVOCATION_RESYNC must be positive"))
 	}
 	if c.SocketBufferLimit < 1 {
 		errs = append(errs, errors.New("SOCKET_BUFFER_LIMIT must be at least 1"))

@@ -2,12 +2,14 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/rabbit"
 )
 
 // Publisher sends one event to RabbitMQ (shared/rabbit's Publisher).
@@ -59,9 +61,14 @@ func (s *Server) publishPresence(ctx context.Context, pub Publisher, gatewayID s
 		}
 	}
 	var ev *zerolog.Event
-	if err != nil {
+	switch {
+	case errors.Is(err, rabbit.ErrUnroutable):
+		// No chat-service instance is consuming presence right now;
+		// reports are ephemeral, so the next heartbeat simply tries again.
+		ev = s.log.Debug().Err(err)
+	case err != nil:
 		ev = logging.ErrorFields(s.log.Warn(), err)
-	} else {
+	default:
 		ev = s.log.Debug()
 	}
 	ev.Int("presence.users", len(users)).Msg("presence report")

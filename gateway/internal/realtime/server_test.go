@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/token"
 	"github.com/parleychat/parley/shared/trace"
@@ -354,5 +356,44 @@ func TestCommandTokenIsFreshPerCommand(t *testing.T) {
 	c, err := r.chatVer.Verify(s[0].payload["token"].(string))
 	if err != nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > token.MaxInternalTTL {
 		t.Errorf("command token: %v, lifetime must be ≤ %s", err, token.MaxInternalTTL)
+	}
+}
+
+// TestDeliverGoldenExamples delivers chat-service's golden example of every
+// event clients receive to a socket of its first recipient.
+func TestDeliverGoldenExamples(t *testing.T) {
+	r := newRig(t, Options{})
+	n := 0
+	for _, ex := range events.Examples() {
+		env, err := events.Decode(ex.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", ex.RoutingKey, err)
+		}
+		name, ok := events.SocketEvent(env.Type)
+		if !ok {
+			continue
+		}
+		n++
+		t.Run(ex.RoutingKey, func(t *testing.T) {
+			var d events.Delivery
+			if err := env.DecodeData(&d); err != nil || len(d.Recipients) == 0 {
+				t.Fatalf("delivery %v without recipients: %v", d, err)
+			}
+			sock, err := r.dial(cookie(r.sessionToken(d.Recipients[0], "s-"+ex.RoutingKey)), "websocket")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Disconnect()
+			got := &collector{}
+			sock.On(types.EventName(name), got.on(name))
+			waitFor(t, "registration", func() bool { return r.srv.registry.has(d.Recipients[0]) })
+			if err := r.srv.Deliver(context.Background(), env); err != nil {
+				t.Fatalf("Deliver: %v", err)
+			}
+			waitFor(t, name, func() bool { return got.count(name) == 1 })
+		})
+	}
+	if n < 9 {
+		t.Errorf("delivered %d example types, want every chat.* and realtime typing/presence example", n)
 	}
 }

@@ -107,6 +107,30 @@ func (l *Loader) Sync(ctx context.Context, store *Store) error {
 	}
 }
 
+// Refresh re-applies the snapshot every interval until ctx ends. Events are
+// delivered to this instance at most once and not at all while its broker
+// connection is down; the periodic snapshot bounds how long a revocation
+// missed that way goes unnoticed.
+func (l *Loader) Refresh(ctx context.Context, store *Store, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		snap, err := l.Fetch(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.Log.Warn().Err(err).Msg("revocation snapshot refresh failed; keeping the current list")
+			}
+			continue
+		}
+		store.Apply(snap)
+	}
+}
+
 // RunPruner forgets expired entries every interval until ctx ends.
 func (s *Store) RunPruner(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)

@@ -179,3 +179,17 @@ func TestLoaderRetriesUntilAuthServiceAnswers(t *testing.T) {
 		t.Errorf("loaded=%v; snapshot not applied", s.Loaded())
 	}
 }
+
+// TestHandleGoldenExamples decodes auth-service's golden examples of the
+// events the gateway consumes.
+func TestHandleGoldenExamples(t *testing.T) {
+	for _, key := range []string{events.TypeSessionRevoked + ".v1", events.TypePasswordChanged + ".v1"} {
+		env, ok := events.ExampleFor(key)
+		if !ok {
+			t.Fatalf("no golden example for %s", key)
+		}
+		if err := NewStore(nil).Handle(context.Background(), env); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	client "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/parleychat/parley/gateway/internal/config"
+	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/token"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+func writeKey(t *testing.T, dir, name string, priv ed25519.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fakeServices serves what the gateway needs from auth-, user- and
+// chat-service: readiness, the revocation snapshot, /auth/me, and
+// chat-service's Socket.IO link endpoint.
+func fakeServices(t *testing.T, internal *token.KeySet) string {
+	t.Helper()
+	v, _ := token.NewVerifier(internal, token.IssuerGateway, token.AudienceChat)
+	io := socket.NewServer(nil, nil)
+	io.Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
+		raw, _ := s.Handshake().Auth["token"].(string)
+		if _, err := v.Verify(raw); err != nil {
+			next(socket.NewExtendedError("unauthorized", nil))
+			return
+		}
+		next(nil)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io.ServeHandler(nil))
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/api/v1/internal/revocations", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"sessions":[],"passwordChanges":[]}`))
+	})
+	mux.HandleFunc("/api/v1/auth/me", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"id":"me"}`)) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { io.Close(nil); srv.Close() })
+	return srv.URL
+}
+
+// TestGatewayOnRealRabbitMQ starts the whole gateway (App.Run) against
+// RabbitMQ and fake services: a chat event published to parley.chat
+// reaches the recipient's socket, and auth.session.revoked.v1 published to
+// parley.auth closes that socket and refuses the session's cookie.
+func TestGatewayOnRealRabbitMQ(t *testing.T) {
+	amqpURL := os.Getenv("AMQP_URL")
+	if amqpURL == "" {
+		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env`")
+	}
+	dir := t.TempDir()
+	_, authPriv, _ := ed25519.GenerateKey(nil)
+	_, gwPriv, _ := ed25519.GenerateKey(nil)
+	internalKeys, _ := token.NewKeySet(gwPriv.Public().(ed25519.PublicKey))
+	svc := fakeServices(t, internalKeys)
+	cfg, err := config.LoadFrom(map[string]string{
+		"HTTP_ADDR":            "127.0.0.1:0",
+		"AUTH_URL":             svc,
+		"USERS_URL":            svc,
+		"CHAT_URL":             svc,
+		"SESSION_PUBLIC_KEYS":  writeKey(t, dir, "auth.pem", authPriv),
+		"INTERNAL_SIGNING_KEY": writeKey(t, dir, "gateway.pem", gwPriv),
+		"AMQP_URL":             amqpURL,
+		"LOG_LEVEL":            "warn",
+		"PRESENCE_HEARTBEAT":   "1s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, "test")
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	addrc := make(chan net.Addr, 1)
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx, func(addr net.Addr) { addrc <- addr }) }()
+	base := "http://" + (<-addrc).String()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-runErr:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	waitFor(t, "readiness", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	signer, _ := token.NewSigner(authPriv, token.IssuerAuth)
+	userID, sid := uuid.NewString(), uuid.NewString()
+	raw, _ := signer.Session(userID, sid, token.SessionTTL)
+	cookie := session.CookieName + "=" + raw
+	if got := get(t, base+"/api/v1/auth/me", cookie); got != http.StatusOK {
+		t.Fatalf("GET /auth/me with a fresh session: %d, want 200", got)
+	}
+
+	opts := client.DefaultOptions()
+	opts.SetForceNew(true)
+	opts.SetReconnection(false)
+	opts.SetAutoConnect(false)
+	opts.SetTransports(types.NewSet(client.WebSocket))
+	opts.SetExtraHeaders(http.Header{"Cookie": {cookie}})
+	sock, err := client.Connect(base, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Disconnect()
+	var received, disconnected atomic.Int32
+	sock.On("message:new", func(args ...any) {
+		if m, ok := args[0].(map[string]any); ok && m["body"] == "over the broker" {
+			received.Add(1)
+		}
+	})
+	sock.On("disconnect", func(...any) { disconnected.Add(1) })
+	sock.Connect()
+	waitFor(t, "the socket to connect", func() bool { return sock.Connected() })
+
+	conn, err := rabbit.Dial(ctx, amqpURL, zerolog.Nop(), rabbit.WithName("gateway-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.DeclareExchanges(ctx, events.ExchangeChat, events.ExchangeAuth); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(exchange, typ string, data any) error {
+		env, err := events.New(ctx, "test", typ, 1, data)
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(env)
+		return conn.Publisher().Publish(ctx, exchange, env.RoutingKey(), body, env.ID, env.Traceparent)
+	}
+	// The queue is bound asynchronously after start; publish until the
+	// first copy arrives, then count: a message is one event id, one copy.
+	waitFor(t, "the chat event on the socket", func() bool {
+		err := publish(events.ExchangeChat, events.TypeMessageCreated, events.Delivery{
+			ConversationID: "c1", EventSeq: 1, Recipients: []string{userID},
+			Payload: json.RawMessage(`{"id":"m1","body":"over the broker"}`),
+		})
+		if err != nil && !strings.Contains(err.Error(), "unroutable") {
+			t.Fatalf("publish: %v", err)
+		}
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for time.Now().Before(deadline) && received.Load() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return received.Load() > 0
+	})
+
+	if err := publish(events.ExchangeAuth, events.TypeSessionRevoked, events.SessionRevokedV1{
+		UserID: userID, SessionIDs: []string{sid}, Reason: "revoked", RevokedUntil: time.Now().Add(time.Hour),
+	}); err != nil {
+		t.Fatalf("publish revocation: %v", err)
+	}
+	waitFor(t, "the revoked session's socket to close", func() bool { return disconnected.Load() > 0 })
+	if got := get(t, base+"/api/v1/auth/me", cookie); got != http.StatusUnauthorized {
+		t.Errorf("GET /auth/me after auth.session.revoked: %d, want 401", got)
+	}
+}
+
+func get(t *testing.T, url, cookie string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Cookie", cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
