@@ -87,7 +87,7 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 		SyncEventCap: cfg.SyncEventCap, UnknownUserWait: chat.DefaultConfig.UnknownUserWait,
 	})
 	presence := chat.NewPresence(store, realtime)
-	consumers, err := rabbitmq.NewConsumers(ctx, conn, store, presence, log)
+	consumers, err := rabbitmq.NewConsumers(ctx, conn, cfg.ConsumerName, store, presence)
 	if err != nil {
 		return err
 	}
@@ -175,4 +175,3 @@ func prune(ctx context.Context, log zerolog.Logger, store *postgres.Store, cutof
 		log.Info().Int64("pruned", total).Time("cutoff", cutoff).Msg("pruned the change log")
 	}
 }
-

@@ -21,7 +21,9 @@ type PresenceChange struct {
 type PresenceStore interface {
 	// Heartbeat records that gatewayID holds exactly users until expires,
 	// and returns the users who came online or went offline because of it.
-	Heartbeat(ctx context.Context, gatewayID string, users []string, expires, now time.Time) ([]PresenceChange, error)
+	// A heartbeat sent before the newest one applied for the gateway is
+	// ignored.
+	Heartbeat(ctx context.Context, gatewayID string, users []string, sentAt, expires, now time.Time) ([]PresenceChange, error)
 	// ExpirePresence forgets gateway sessions past their expiry (crashed
 	// gateways) and returns the users who went offline.
 	ExpirePresence(ctx context.Context, now time.Time) ([]PresenceChange, error)
@@ -51,8 +53,9 @@ func NewPresence(store PresenceStore, realtime Realtime) *Presence {
 	return &Presence{store: store, realtime: realtime, now: now}
 }
 
-// Heartbeat applies one gateway heartbeat and publishes the transitions.
-func (p *Presence) Heartbeat(ctx context.Context, hb events.GatewayPresenceV1) error {
+// Heartbeat applies one gateway heartbeat sent at sentAt (the envelope's
+// occurredAt; zero means now) and publishes the transitions.
+func (p *Presence) Heartbeat(ctx context.Context, hb events.GatewayPresenceV1, sentAt time.Time) error {
 	if hb.GatewayID == "" {
 		return errors.New("chat: presence heartbeat without gatewayId")
 	}
@@ -70,7 +73,10 @@ func (p *Presence) Heartbeat(ctx context.Context, hb events.GatewayPresenceV1) e
 		}
 	}
 	now := p.now()
-	changes, err := p.store.Heartbeat(ctx, hb.GatewayID, users, now.Add(ttl), now)
+	if sentAt.IsZero() {
+		sentAt = now
+	}
+	changes, err := p.store.Heartbeat(ctx, hb.GatewayID, users, sentAt, now.Add(ttl), now)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func TestPresenceAcrossDevicesAndGateways(t *testing.T) {
 	p := chat.NewPresence(e.store, rec)
 	hb := func(gw string, ttl int, users ...string) {
 		t.Helper()
-		if err := p.Heartbeat(ctx, events.GatewayPresenceV1{GatewayID: gw, Users: users, TTLSeconds: ttl}); err != nil {
+		if err := p.Heartbeat(ctx, events.GatewayPresenceV1{GatewayID: gw, Users: users, TTLSeconds: ttl}, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -87,6 +87,12 @@ func TestPresenceAcrossDevicesAndGateways(t *testing.T) {
 	expect("gw1 loses a, gw2 still has a", "", false, true)
 	hb("gw2", 30)
 	expect("last socket gone", a, false, false)
+
+	// A stale heartbeat (retried after a newer one) changes nothing.
+	if err := p.Heartbeat(ctx, events.GatewayPresenceV1{GatewayID: "gw2", Users: []string{a}, TTLSeconds: 30}, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	expect("stale heartbeat", "", false, true)
 
 	// A gateway that dies stops heartbeating: its users go offline after the
 	// TTL, found by the sweeper. Two instances sweep at once; one transition.

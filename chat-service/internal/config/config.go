@@ -35,6 +35,9 @@ type Config struct {
 	// looked for; a crashed gateway's users go offline within its TTL plus
 	// this.
 	PresenceSweepInterval time.Duration `env:"PRESENCE_SWEEP_INTERVAL" envDefault:"5s"`
+	// ConsumerName prefixes the durable queues (<name>.user-directory,
+	// <name>.presence). Change it only to isolate a test run.
+	ConsumerName string `env:"AMQP_CONSUMER_NAME" envDefault:"chat-service"`
 	// LinkWorkers is how many Socket.IO link commands run at once.
 	LinkWorkers int `env:"LINK_WORKERS" envDefault:"32"`
 }

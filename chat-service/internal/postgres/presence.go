@@ -18,11 +18,20 @@ var _ chat.PresenceStore = (*Store)(nil)
 const presenceLock int64 = 0x636861742d707265 // "chat-pre"
 
 // Heartbeat replaces gatewayID's user set and returns the transitions.
-func (s *Store) Heartbeat(ctx context.Context, gatewayID string, users []string, expires, now time.Time) ([]chat.PresenceChange, error) {
+func (s *Store) Heartbeat(ctx context.Context, gatewayID string, users []string, sentAt, expires, now time.Time) ([]chat.PresenceChange, error) {
 	var changes []chat.PresenceChange
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, presenceLock); err != nil {
 			return wrap(err, "presence lock")
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO presence_gateways (gateway_id, sent_at) VALUES ($1, $2)
+			ON CONFLICT (gateway_id) DO UPDATE SET sent_at = EXCLUDED.sent_at
+			WHERE presence_gateways.sent_at < EXCLUDED.sent_at`, gatewayID, sentAt)
+		if err != nil {
+			return wrap(err, "presence gateway")
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // older than what was applied already
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO presence_sessions (user_id, gateway_id, expires_at)
 			SELECT u, $2, $3 FROM unnest($1::uuid[]) AS u

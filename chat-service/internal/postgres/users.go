@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/rabbit"
 )
 
 // KnownUsers reports which ids the user replica holds.
@@ -29,7 +30,21 @@ func (q queries) KnownUsers(ctx context.Context, ids []string) (map[string]bool,
 // there (newer wins by UpdatedAt), so redelivered or reordered events are
 // harmless. changed reports whether the row was written.
 func (s *Store) UpsertUser(ctx context.Context, u chat.User) (changed bool, err error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO users (user_id, username, display_name, avatar_url, updated_at)
+	return upsertUser(ctx, s.pool, u)
+}
+
+// ApplyUserEvent upserts u at most once per event id, recording eventID for
+// consumer in the same transaction (rabbit.ProcessOnce). applied is false
+// for a duplicate.
+func (s *Store) ApplyUserEvent(ctx context.Context, consumer, eventID string, u chat.User) (applied bool, err error) {
+	return rabbit.ProcessOnce(ctx, s.pool, consumer, eventID, func(tx pgx.Tx) error {
+		_, err := upsertUser(ctx, tx, u)
+		return err
+	})
+}
+
+func upsertUser(ctx context.Context, db querier, u chat.User) (bool, error) {
+	tag, err := db.Exec(ctx, `INSERT INTO users (user_id, username, display_name, avatar_url, updated_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
 			avatar_url = EXCLUDED.avatar_url, updated_at = EXCLUDED.updated_at
