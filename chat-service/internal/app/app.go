@@ -149,6 +149,11 @@ func sweep(ctx context.Context, log zerolog.Logger, cfg config.Config, presence 
 		if time.Since(lastPrune) > time.Hour {
 			lastPrune = time.Now()
 			prune(ctx, log, store, time.Now().Add(-cfg.EventRetention))
+			// Duplicates arrive within minutes (retries) or hours (a
+			// restored backlog); a week of event ids is plenty.
+			if _, err := store.PruneProcessed(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
+				logging.ErrorFields(log.Warn(), err).Msg("processed-events pruning failed")
+			}
 		}
 	}
 }

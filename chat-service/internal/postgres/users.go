@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,6 +42,11 @@ func (s *Store) ApplyUserEvent(ctx context.Context, consumer, eventID string, u 
 		_, err := upsertUser(ctx, tx, u)
 		return err
 	})
+}
+
+// PruneProcessed forgets consumed event ids older than olderThan.
+func (s *Store) PruneProcessed(ctx context.Context, olderThan time.Duration) (int64, error) {
+	return rabbit.PruneProcessed(ctx, s.pool, olderThan)
 }
 
 func upsertUser(ctx context.Context, db querier, u chat.User) (bool, error) {
