@@ -44,7 +44,7 @@ type seen struct {
 // token exactly as a real service does (token.RequireInternal with its own
 // audience) and then runs handle, which tests swap per case.
 type upstream struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu     sync.Mutex
@@ -52,7 +52,7 @@ type upstream struct {
 	log    []seen
 }
 
-func newUpstream(t *testing.T, audience string, internalKeys *token.KeySet) *upstream {
+func newUpstream(t testing.TB, audience string, internalKeys *token.KeySet) *upstream {
 	t.Helper()
 	v, err := token.NewVerifier(internalKeys, token.IssuerGateway, audience)
 	if err != nil {
@@ -107,7 +107,7 @@ func (u *upstream) last() seen {
 
 // env is a gateway wired to fake services, with real keys.
 type env struct {
-	t            *testing.T
+	t            testing.TB
 	authSigner   *token.Signer // plays auth-service: mints session tokens
 	authPriv     ed25519.PrivateKey
 	revocations  *revocation.Store
@@ -127,7 +127,7 @@ type envOptions struct {
 	maxHeaderSize int
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.timeout == 0 {
 		o.timeout = 5 * time.Second
@@ -198,7 +198,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	return e
 }
 
-func mustTarget(t *testing.T, aud, base string) proxy.Target {
+func mustTarget(t testing.TB, aud, base string) proxy.Target {
 	t.Helper()
 	tg, err := proxy.NewTarget(aud, base)
 	if err != nil {
@@ -314,7 +314,7 @@ func (e *env) login(c *http.Client) (*http.Client, string) {
 	return nil, ""
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
@@ -325,7 +325,7 @@ func readAll(t *testing.T, resp *http.Response) string {
 }
 
 // problemOf decodes a problem+json answer, failing on any other type.
-func problemOf(t *testing.T, resp *http.Response) map[string]any {
+func problemOf(t testing.TB, resp *http.Response) map[string]any {
 	t.Helper()
 	body := readAll(t, resp)
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {

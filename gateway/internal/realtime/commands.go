@@ -48,13 +48,42 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 		var reply func([]any)
 		if ack != nil {
 			reply = func(res []any) {
-				s.log.Debug().Str("trace.id", tc.TraceID).Str("user.id", c.id.UserID).Str("socketio.event", event).
-					Dur("event.duration", time.Since(start)).Msg("command answered")
+				status := ackStatus(res)
+				ev := s.log.Debug()
+				if status >= 500 {
+					// Server-side failures (timeouts, link down, chat-service
+					// errors) are what SREs search for; shipped like 5xx.
+					ev = s.log.Error()
+				}
+				ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
+					Str("socketio.event", event).Int("socketio.ack.status", status).
+					Dur("event.duration", time.Since(start)).Str("event.dataset", "socketio.command").
+					Msg("command " + event)
 				ack(res, nil)
 			}
 		}
 		s.link.Send(event, payload, s.opts.CommandTimeout, reply)
 	})
+}
+
+// ackStatus is the error status of an {ok:false, error:{status}} ack, 200
+// for a successful one and 0 when it has neither shape.
+func ackStatus(res []any) int {
+	if len(res) == 0 {
+		return 0
+	}
+	m, _ := res[0].(map[string]any)
+	if ok, _ := m["ok"].(bool); ok {
+		return 200
+	}
+	e, _ := m["error"].(map[string]any)
+	switch v := e["status"].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	}
+	return 0
 }
 
 // splitAck separates the ack callback (the last argument, when the client

@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"syscall"
+	"testing"
+)
+
+func TestStripClientHeaders(t *testing.T) {
+	h := http.Header{}
+	for _, k := range []string{
+		"Authorization", "Cookie", "X-User-Id", "x-user-role", "X-Parley-User", "X-Forwarded-For",
+		"X-Forwarded-Proto", "Forwarded", "X-Real-Ip", "Traceparent", "X-Internal-Token", "X-Session-Id",
+		"Proxy-Authorization", "Tracestate",
+	} {
+		h[k] = []string{"evil"} // raw keys, as a non-canonicalising client might leave them
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept-Language", "fr")
+	StripClientHeaders(h)
+	for k := range h {
+		if k != "Content-Type" && k != "Accept-Language" {
+			t.Errorf("header %s survived", k)
+		}
+	}
+	if len(h) != 2 {
+		t.Errorf("kept %v, want Content-Type and Accept-Language only", h)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	target := Target{Audience: "chat-service"}
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"deadline", fmt.Errorf("roundtrip: %w", context.DeadlineExceeded), http.StatusGatewayTimeout},
+		{"refused", fmt.Errorf("dial: %w", syscall.ECONNREFUSED), http.StatusServiceUnavailable},
+		{"body too large", &http.MaxBytesError{Limit: 1}, http.StatusRequestEntityTooLarge},
+		{"upstream 500", &UpstreamError{Status: 500}, http.StatusBadGateway},
+		{"upstream 503", &UpstreamError{Status: 503}, http.StatusServiceUnavailable},
+		{"upstream 504", &UpstreamError{Status: 504}, http.StatusGatewayTimeout},
+		{"anything else", errors.New("connection reset"), http.StatusBadGateway},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := classify(tc.err, target)
+			if p.Status != tc.want {
+				t.Errorf("status %d, want %d", p.Status, tc.want)
+			}
+			if !errors.Is(p, tc.err) {
+				t.Error("the cause is not kept for the log")
+			}
+		})
+	}
+}
