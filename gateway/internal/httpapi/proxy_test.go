@@ -307,3 +307,37 @@ func TestSessionRevokeOfOwnSessionClearsCookies(t *testing.T) {
 		t.Errorf("code %v, want session_revoked", p["code"])
 	}
 }
+
+func TestCORSForTrustedOrigins(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c, _ := e.login(nil)
+	tests := []struct {
+		name, method, origin string
+		wantACAO             string
+		wantStatus           int
+	}{
+		{"trusted origin GET", "GET", "https://app.parley.test", "https://app.parley.test", http.StatusOK},
+		{"trusted origin preflight", "OPTIONS", "https://app.parley.test", "https://app.parley.test", http.StatusNoContent},
+		{"foreign origin GET", "GET", "https://evil.test", "", http.StatusOK},
+		{"foreign origin preflight", "OPTIONS", "https://evil.test", "", http.StatusMethodNotAllowed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{"Origin": tc.origin}
+			if tc.method == "OPTIONS" {
+				hdr["Access-Control-Request-Method"] = "POST"
+			}
+			resp := e.do(c, tc.method, "/api/v1/conversations", "", hdr)
+			readAll(t, resp)
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.wantStatus)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tc.wantACAO {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tc.wantACAO)
+			}
+			if tc.wantACAO != "" && resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+				t.Error("credentials not allowed for a trusted origin")
+			}
+		})
+	}
+}

@@ -70,7 +70,8 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(logging.Middleware(d.Log, logging.MiddlewareOptions{NewTrace: true, Quiet: []string{"/healthz", "/readyz", "/socket.io/"}}))
+	r.Use(logging.Middleware(d.Log, logging.MiddlewareOptions{NewTrace: true, Quiet: []string{"/healthz", "/readyz", "/socket.io/"}}),
+		cors(d.AllowedOrigins))
 	r.NoRoute(func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })
 	r.NoMethod(func(c *gin.Context) {
 		problem.Write(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept "+c.Request.Method))

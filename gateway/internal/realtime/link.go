@@ -114,7 +114,11 @@ func (l *Link) connectOnce(ctx context.Context) time.Duration {
 	if at := since.Load(); at != 0 {
 		up = time.Since(time.Unix(0, at))
 	}
-	l.log.Warn().Str("reason", reason).Dur("link.uptime", up).Msg("chat link down")
+	ev := l.log.Warn()
+	if ctx.Err() != nil {
+		ev = l.log.Info()
+	}
+	ev.Str("reason", reason).Dur("link.uptime", up).Msg("chat link down")
 	return up
 }
 

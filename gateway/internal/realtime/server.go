@@ -177,6 +177,8 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 			code = "token_expired"
 		case errors.Is(err, session.ErrRevoked):
 			code = "session_revoked"
+		case errors.Is(err, session.ErrNotReady):
+			code = "unavailable"
 		}
 		next(socket.NewExtendedError("unauthorized", map[string]any{"code": code}))
 		return
