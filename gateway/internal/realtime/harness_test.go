@@ -149,7 +149,7 @@ func (r *rig) dialOnce(headers http.Header, transport string, timeout time.Durat
 	r.t.Cleanup(func() { sock.Disconnect() })
 	done := make(chan error, 1)
 	sock.On("connect", func(...any) { done <- nil })
-	sock.On("connect_error", func(args ...any) { done <- errConnect{describe(args)} })
+	sock.On("connect_error", func(args ...any) { done <- connectError(args) })
 	sock.Connect()
 	select {
 	case err := <-done:
@@ -159,13 +159,26 @@ func (r *rig) dialOnce(headers http.Header, transport string, timeout time.Durat
 		return sock, err
 	case <-time.After(2 * timeout):
 		sock.Disconnect()
-		return nil, errConnect{"timeout"}
+		return nil, errConnect{msg: "timeout"}
 	}
 }
 
-type errConnect struct{ msg string }
+// errConnect is a refused connection; code is the server's data.code.
+type errConnect struct{ msg, code string }
 
 func (e errConnect) Error() string { return "connect_error: " + e.msg }
+
+func connectError(args []any) errConnect {
+	e := errConnect{msg: describe(args)}
+	for _, a := range args {
+		if x, ok := a.(*types.ExtendedError); ok {
+			if m, ok := x.Data.(map[string]any); ok {
+				e.code, _ = m["code"].(string)
+			}
+		}
+	}
+	return e
+}
 
 func cookie(raw string) http.Header {
 	return http.Header{"Cookie": {session.CookieName + "=" + raw}}

@@ -140,10 +140,14 @@ var (
 )
 
 // allowRequest runs on every Engine.IO handshake (long-polling or direct
-// WebSocket), before any Socket.IO state exists: a missing or invalid
-// session is refused with 403 at the HTTP level.
+// WebSocket), before any Socket.IO state exists: a request without a
+// session cookie is refused at the HTTP level. The cookie's token is judged
+// by the namespace middleware, whose refusal reaches the client as a
+// connect_error with a code it can act on (token_expired: refresh, then
+// reconnect) — an HTTP-level refusal only looks like a network error to
+// Socket.IO clients, which then retry forever.
 func (s *Server) allowRequest(ctx *types.HttpContext) error {
-	if _, err := s.identify(ctx.Request()); err != nil {
+	if c, err := ctx.Request().Cookie(session.CookieName); err != nil || c.Value == "" {
 		return errNoSession
 	}
 	return nil

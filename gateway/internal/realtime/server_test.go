@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/shared/events"
@@ -23,43 +25,56 @@ func TestHandshake(t *testing.T) {
 	good := r.sessionToken("user-a", "s1")
 	revoked := r.sessionToken("user-a", "s-revoked")
 	r.store.RevokeSessions("user-a", []string{"s-revoked"}, time.Now().Add(time.Hour))
+	now := time.Now()
+	expired, err := r.authSigner.Sign(token.Claims{RegisteredClaims: jwt.RegisteredClaims{
+		Subject: "user-a", Audience: jwt.ClaimStrings{token.AudienceGateway},
+		IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute)),
+	}, SessionID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name    string
-		headers http.Header
-		wantOK  bool
+		name       string
+		headers    http.Header
+		engineOK   bool   // the Engine.IO handshake is accepted
+		wantCode   string // "" = connects; else the connect_error data.code
+		httpRefuse bool   // refused before Socket.IO: the client sees a transport error
 	}{
-		{"valid cookie, no Origin", cookie(good), true},
-		{"valid cookie, trusted Origin", withOrigin(cookie(good), "https://app.parley.test"), true},
-		{"valid cookie, same Origin", withOrigin(cookie(good), r.http.URL), true},
-		{"no cookie", http.Header{}, false},
-		{"garbage cookie", cookie("not.a.token"), false},
-		{"revoked session", cookie(revoked), false},
-		{"valid cookie, foreign Origin", withOrigin(cookie(good), "https://evil.test"), false},
+		{"valid cookie, no Origin", cookie(good), true, "", false},
+		{"valid cookie, trusted Origin", withOrigin(cookie(good), "https://app.parley.test"), true, "", false},
+		{"valid cookie, same Origin", withOrigin(cookie(good), r.http.URL), true, "", false},
+		{"no cookie", http.Header{}, false, "", true},
+		{"valid cookie, foreign Origin", withOrigin(cookie(good), "https://evil.test"), false, "", true},
+		{"garbage cookie", cookie("not.a.token"), true, "unauthorized", false},
+		{"expired session", cookie(expired), true, "token_expired", false},
+		{"revoked session", cookie(revoked), true, "session_revoked", false},
 	}
 	for _, tc := range tests {
 		for _, transport := range []string{"websocket", "polling"} {
 			t.Run(tc.name+" over "+transport, func(t *testing.T) {
-				// The Engine.IO handshake itself: 403 before any socket exists.
 				// (Engine.IO answers a refused WebSocket upgrade with 400,
 				// a refused polling handshake with 403.)
 				status := rawHandshake(t, r.http.URL, transport, tc.headers)
 				switch {
-				case tc.wantOK && transport == "websocket" && status != http.StatusSwitchingProtocols:
+				case tc.engineOK && transport == "websocket" && status != http.StatusSwitchingProtocols:
 					t.Errorf("handshake status %d, want 101", status)
-				case tc.wantOK && transport == "polling" && status != http.StatusOK:
+				case tc.engineOK && transport == "polling" && status != http.StatusOK:
 					t.Errorf("handshake status %d, want 200", status)
-				case !tc.wantOK && (status < 400 || status >= 500):
+				case !tc.engineOK && (status < 400 || status >= 500):
 					t.Errorf("handshake status %d, want a 4xx refusal", status)
 				}
-				if !tc.wantOK && transport == "websocket" {
+				if tc.httpRefuse && transport == "websocket" {
 					return // the Go client only times out on a refused upgrade
 				}
 				_, err := r.dial(tc.headers, transport)
-				if tc.wantOK && err != nil {
+				var ce errConnect
+				switch {
+				case tc.wantCode == "" && !tc.httpRefuse && err != nil:
 					t.Errorf("client refused: %v, want connected", err)
-				}
-				if !tc.wantOK && err == nil {
+				case tc.httpRefuse && err == nil:
 					t.Errorf("client connected, want refused")
+				case tc.wantCode != "" && (!errors.As(err, &ce) || ce.code != tc.wantCode):
+					t.Errorf("client error %#v, want connect_error with code %s", err, tc.wantCode)
 				}
 			})
 		}
