@@ -28,8 +28,10 @@ type Config struct {
 	// dropped silently.
 	TypingRate  float64
 	TypingBurst int
-	// SyncEventCap is the most events Sync returns per conversation.
+	// SyncEventCap is the most events Sync returns per conversation, and
+	// SyncTotalCap the most in one answer.
 	SyncEventCap int
+	SyncTotalCap int
 	// UnknownUserWait is how long creating a conversation waits for the user
 	// replica to learn about a member it does not know yet (the
 	// registration event may be a moment behind the client).
@@ -43,6 +45,7 @@ var DefaultConfig = Config{
 	TypingRate:      2,
 	TypingBurst:     5,
 	SyncEventCap:    500,
+	SyncTotalCap:    5000,
 	UnknownUserWait: 2 * time.Second,
 }
 
@@ -61,6 +64,9 @@ type Service struct {
 func NewService(store Store, realtime Realtime, cfg Config) *Service {
 	if cfg.SyncEventCap <= 0 {
 		cfg.SyncEventCap = DefaultConfig.SyncEventCap
+	}
+	if cfg.SyncTotalCap <= 0 {
+		cfg.SyncTotalCap = max(DefaultConfig.SyncTotalCap, cfg.SyncEventCap)
 	}
 	return &Service{
 		store:    store,

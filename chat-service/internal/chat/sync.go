@@ -50,6 +50,9 @@ type SyncResult struct {
 //     cannot probe for conversations;
 //   - one they belong to but did not list (joined while away): a gap over
 //     its whole log, telling the client to fetch it.
+//
+// One answer carries at most SyncTotalCap events; conversations past that
+// budget (in id order) are returned as gaps to sync again.
 func (s *Service) Sync(ctx context.Context, userID string, lastSeen map[string]int64) (SyncResult, error) {
 	if len(lastSeen) > MaxSyncConversations {
 		return SyncResult{}, Invalid(FieldError{Field: "conversations", Message: "at most 1000 conversations per sync"})
@@ -79,6 +82,7 @@ func (s *Service) Sync(ctx context.Context, userID string, lastSeen map[string]i
 
 	res := SyncResult{Events: []SyncEvent{}}
 	var ranges []EventRange
+	budget := int64(s.cfg.SyncTotalCap)
 	for _, st := range states {
 		last, wasListed := listed[st.ConversationID]
 		upper := st.LastEventSeq
@@ -99,9 +103,18 @@ func (s *Service) Sync(ctx context.Context, userID string, lastSeen map[string]i
 			res.Gaps = append(res.Gaps, Gap{ConversationID: st.ConversationID, FromEventSeq: from, ToEventSeq: min(st.PrunedEventSeq, upper)})
 			from = st.PrunedEventSeq + 1
 		}
-		if from <= upper {
-			ranges = append(ranges, EventRange{ConversationID: st.ConversationID, From: from, To: upper, Limit: s.cfg.SyncEventCap})
+		if from > upper {
+			continue
 		}
+		// The answer is one ack: bound it overall too, not only per
+		// conversation. Past the budget a conversation is all gap.
+		n := min(int64(s.cfg.SyncEventCap), upper-from+1, budget)
+		if n == 0 {
+			res.Gaps = append(res.Gaps, Gap{ConversationID: st.ConversationID, FromEventSeq: from, ToEventSeq: upper})
+			continue
+		}
+		budget -= n
+		ranges = append(ranges, EventRange{ConversationID: st.ConversationID, From: from, To: upper, Limit: int(n)})
 	}
 	if len(ranges) == 0 {
 		return res, nil

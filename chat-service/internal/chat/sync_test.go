@@ -122,6 +122,29 @@ func TestSyncGapsAndVisibility(t *testing.T) {
 			t.Errorf("gaps = %+v, want %+v", res.Gaps, want)
 		}
 	})
+	t.Run("total budget", func(t *testing.T) {
+		e2 := *e
+		cfg := unlimited()
+		cfg.SyncEventCap, cfg.SyncTotalCap = 5, 7
+		e2.svc = chat.NewService(e.store, nil, cfg)
+		// busy has 11 missed events from 1, left 3 from 0 for b: ids in order
+		// decide who gets the budget first.
+		res, err := e2.svc.Sync(ctx, b, map[string]int64{busy.ID: 1, left.ID: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Events) != 7 {
+			t.Errorf("events = %d, want the total cap of 7", len(res.Events))
+		}
+		missed := map[string]int64{}
+		for _, g := range res.Gaps {
+			missed[g.ConversationID] += g.ToEventSeq - g.FromEventSeq + 1
+		}
+		// Every missed event is either returned or inside a gap.
+		if got := int64(len(res.Events)) + missed[busy.ID] + missed[left.ID]; got != 11+4 {
+			t.Errorf("events + gaps cover %d events, want 15 (gaps %+v)", got, res.Gaps)
+		}
+	})
 	t.Run("removed member sees up to the removal", func(t *testing.T) {
 		res, err := e.svc.Sync(ctx, c, map[string]int64{left.ID: 1, foreign.ID: 0, unlisted.ID: 0})
 		if err != nil {
