@@ -160,6 +160,12 @@ func TestOnlyGatewayInternalTokensForUsersAreAccepted(t *testing.T) {
 		{"anonymous subject", "Bearer " + mint(f.gateway.Internal("anonymous", token.AudienceChat, 30*time.Second)), 401},
 		{"valid", "Bearer " + f.tokenFor(t, alice), 200},
 	}
+	if r := f.do(t, "", "GET", "/api/v1/no-such-route", nil); r.status != 401 {
+		t.Errorf("unknown route without a token = %d, want 401", r.status)
+	}
+	if r := f.do(t, f.tokenFor(t, alice), "GET", "/api/v1/no-such-route", nil); r.status != 404 {
+		t.Errorf("unknown route with a token = %d, want 404", r.status)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/conversations", nil)

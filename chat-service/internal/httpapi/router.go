@@ -36,7 +36,9 @@ func NewRouter(cfg Config) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(logging.Middleware(cfg.Logger, logging.MiddlewareOptions{Quiet: []string{"/healthz", "/readyz"}}))
-	r.NoRoute(func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })
+	// Unknown paths need a credential too, so a direct caller without one
+	// learns nothing about which routes exist.
+	r.NoRoute(token.RequireInternal(cfg.Verifier), func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })
 	r.NoMethod(func(c *gin.Context) {
 		problem.Write(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this resource"))
 	})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -109,7 +110,10 @@ func (s *Server) receive(name string, cmd command, args []any) {
 		defer cancel()
 		log := s.log.With().Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", userID).Logger()
 		ctx = log.WithContext(trace.With(ctx, tc))
+		start := time.Now()
 		res, err := cmd(ctx, userID, env.Data)
+		log.Debug().Str("event.action", name).Dur("event.duration", time.Since(start)).Bool("ok", err == nil).
+			Msg("socket.io command")
 		if err != nil {
 			reply(s.failure(log, name, tc.TraceID, err))
 			return
