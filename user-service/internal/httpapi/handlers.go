@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/shared/jsonbody"
+	"github.com/parleychat/parley/shared/problem"
+	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/user-service/internal/users"
+)
+
+// requireUser refuses internal tokens that do not name a user (the
+// gateway's "anonymous" subject): every user-service route is about users.
+func requireUser(c *gin.Context) {
+	if _, err := uuid.Parse(token.UserID(c.Request.Context())); err != nil {
+		writeError(c, problem.ErrUnauthorized)
+		return
+	}
+	c.Next()
+}
+
+type handlers struct {
+	svc *users.Service
+}
+
+// profileJSON is a profile on the wire.
+type profileJSON struct {
+	UserID      string    `json:"userId"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"displayName"`
+	Bio         string    `json:"bio"`
+	AvatarURL   *string   `json:"avatarUrl"` // null when none
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+func toJSON(p users.Profile) profileJSON {
+	out := profileJSON{
+		UserID: p.UserID, Username: p.Username, DisplayName: p.DisplayName, Bio: p.Bio,
+		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+	}
+	if p.AvatarURL != "" {
+		out.AvatarURL = &p.AvatarURL
+	}
+	return out
+}
+
+// updateJSON is the PATCH /users/me body: absent fields stay unchanged; ""
+// clears bio or avatarUrl.
+type updateJSON struct {
+	DisplayName *string `json:"displayName"`
+	Bio         *string `json:"bio"`
+	AvatarURL   *string `json:"avatarUrl"`
+}
+
+type pageJSON struct {
+	Users      []profileJSON `json:"users"`
+	NextCursor string        `json:"nextCursor,omitempty"`
+}
+
+func (h *handlers) me(c *gin.Context) {
+	p, err := h.svc.Me(c.Request.Context(), token.UserID(c.Request.Context()))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(p))
+}
+
+func (h *handlers) updateMe(c *gin.Context) {
+	ctx := c.Request.Context()
+	var body updateJSON
+	if err := jsonbody.Decode(c.Writer, c.Request, &body, maxBody); err != nil {
+		writeError(c, err)
+		return
+	}
+	p, err := h.svc.UpdateMe(ctx, token.UserID(ctx), users.Update{
+		DisplayName: body.DisplayName, Bio: body.Bio, AvatarURL: body.AvatarURL,
+	})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(p))
+}
+
+func (h *handlers) get(c *gin.Context) {
+	p, err := h.svc.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(p))
+}
+
+func (h *handlers) search(c *gin.Context) {
+	limit := 0
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			writeError(c, problem.Validation(problem.FieldError{Field: "limit", Message: "must be an integer between 1 and 100"}))
+			return
+		}
+		if n == 0 {
+			n = -1 // an explicit 0 is out of range, not "the default"
+		}
+		limit = n
+	}
+	page, err := h.svc.Search(c.Request.Context(), c.Query("query"), limit, c.Query("cursor"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := pageJSON{Users: make([]profileJSON, len(page.Profiles)), NextCursor: page.NextCursor}
+	for i, p := range page.Profiles {
+		out.Users[i] = toJSON(p)
+	}
+	c.JSON(http.StatusOK, out)
+}
