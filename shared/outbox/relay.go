@@ -39,7 +39,8 @@ type RelayOptions struct {
 	// Retention is how long published rows are kept (for debugging and
 	// replays) before they are deleted. Default 24h.
 	Retention time.Duration
-	// MaxBackoff caps the wait between failed publish attempts. Default 10s.
+	// MaxBackoff caps the wait between failed publish attempts (while the
+	// broker is away, publishing itself waits for the reconnect). Default 2s.
 	MaxBackoff time.Duration
 	// LockKey overrides DefaultLockKey (tests running relays side by side on
 	// one database use it).
@@ -101,7 +102,7 @@ func NewRelay(pool *pgxpool.Pool, pub Publisher, logger zerolog.Logger, opts Rel
 		opts.Retention = 24 * time.Hour
 	}
 	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
+		opts.MaxBackoff = 2 * time.Second
 	}
 	if opts.LockKey == 0 {
 		opts.LockKey = DefaultLockKey

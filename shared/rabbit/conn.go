@@ -26,11 +26,12 @@ type options struct {
 // list_connections, management UI), normally the service name.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
-// WithReconnectInterval sets the first delay between reconnect attempts; it
-// doubles per failed attempt up to 16 times this value. Default 500ms, so a
-// restarted broker is found again within a few seconds.
+// WithReconnectInterval sets the longest wait between reconnect attempts:
+// the first waits a sixteenth of it, and each failure doubles the wait up
+// to d. Default 2s, so a restarted broker is found again within about two
+// seconds of accepting connections (a refused dial costs nothing).
 func WithReconnectInterval(d time.Duration) Option {
-	return func(o *options) { o.reconnectBase = d }
+	return func(o *options) { o.reconnectBase = max(d/16, 10*time.Millisecond) }
 }
 
 // WithConfirmTimeout bounds how long Publish waits for the broker's confirm
@@ -58,7 +59,7 @@ type Conn struct {
 func Dial(ctx context.Context, url string, logger zerolog.Logger, opts ...Option) (*Conn, error) {
 	o := options{
 		name:           "parley",
-		reconnectBase:  500 * time.Millisecond,
+		reconnectBase:  2 * time.Second / 16,
 		confirmTimeout: 15 * time.Second,
 		heartbeat:      10 * time.Second,
 	}

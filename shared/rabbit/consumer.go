@@ -249,7 +249,7 @@ func supervise(ctx context.Context, s supervised) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff(500*time.Millisecond, attempt)):
+		case <-time.After(backoff(s.conn.opts.reconnectBase, attempt)):
 		}
 	}
 }
