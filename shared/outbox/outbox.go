@@ -34,7 +34,10 @@ CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (seq) WHERE published_at
 // publishes at once instead of waiting for its next poll.
 const NotifyChannel = "parley_outbox"
 
-// Enqueue records ev for publication on exchange, inside tx.
+// Enqueue records ev for publication on exchange, inside tx. The relay
+// publishes in seq order, which is the order Enqueue ran; to keep one
+// aggregate's events in commit order, call it after taking that aggregate's
+// row lock (SELECT ... FOR UPDATE, or the UPDATE itself).
 func Enqueue(ctx context.Context, tx pgx.Tx, exchange, aggregateID string, ev events.Envelope) error {
 	payload, err := marshal(ev)
 	if err != nil {

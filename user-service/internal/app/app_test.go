@@ -65,14 +65,16 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	t.Cleanup(func() { _ = raw.Close() }) // after the queue deletions below
 	ch, err := raw.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		for _, q := range []string{queue, rabbit.RetryQueue(queue), rabbit.DeadQueue(queue)} {
-			_, _ = ch.QueueDelete(q, false, false, false)
+			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+				t.Errorf("delete test queue %s: %v", q, err)
+			}
 		}
 	})
 
