@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,28 +77,56 @@ func (f *fixture) tokenFor(t *testing.T, sub, aud string) string {
 }
 
 // dial opens a link with handshake token tok and reports whether the
-// server accepted it.
+// server accepted it. The Go client (v3.0.6) has start-up races: its
+// manager subscribes to the engine's "open" after starting it (the attempt
+// then hangs until its timeout), and "connect" may fire before a handler
+// registered after Connect. So Connected() is checked after registering,
+// and an attempt that times out is retried; only a refusal by the server
+// counts as refused.
 func (f *fixture) dial(t *testing.T, tok string) (*client.Socket, bool) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		sock, outcome := f.dialOnce(t, tok)
+		switch {
+		case outcome == "connected":
+			return sock, true
+		case strings.Contains(outcome, "unauthorized"):
+			return nil, false
+		case attempt == 5:
+			t.Fatalf("link did not connect after %d attempts: %s", attempt, outcome)
+		}
+	}
+}
+
+func (f *fixture) dialOnce(t *testing.T, tok string) (*client.Socket, string) {
 	t.Helper()
 	opts := client.DefaultOptions()
 	opts.SetAuth(map[string]any{"token": tok})
 	opts.SetTransports(types.NewSet(client.WebSocket))
 	opts.SetReconnection(false)
 	opts.SetForceNew(true)
+	opts.SetTimeout(2 * time.Second)
 	sock, err := client.Connect(f.url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sock.Disconnect() })
-	result := make(chan bool, 2)
-	_ = sock.On("connect", func(...any) { result <- true })
-	_ = sock.On("connect_error", func(...any) { result <- false })
+	result := make(chan string, 3)
+	_ = sock.On("connect", func(...any) { result <- "connected" })
+	_ = sock.On("connect_error", func(args ...any) { result <- fmt.Sprint(args...) })
+	// The connect may have happened before the handler was registered.
+	if sock.Connected() {
+		result <- "connected"
+	}
 	select {
-	case ok := <-result:
-		return sock, ok
+	case r := <-result:
+		if r != "connected" {
+			sock.Disconnect()
+		}
+		return sock, r
 	case <-time.After(10 * time.Second):
-		t.Fatal("no connect or connect_error within 10s")
-		return nil, false
+		sock.Disconnect()
+		return nil, "no connect or connect_error within 10s"
 	}
 }
 
@@ -124,6 +153,9 @@ func command(t *testing.T, sock *client.Socket, name, userToken string, data any
 	err := sock.Emit(name, map[string]any{"token": userToken, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "data": data},
 		func(args []any, err error) {
 			var a ack
+			if err != nil || len(args) != 1 {
+				t.Logf("%s ack: args %v, err %v", name, args, err)
+			}
 			if err == nil && len(args) == 1 {
 				raw, _ := json.Marshal(args[0])
 				_ = json.Unmarshal(raw, &a)
