@@ -96,12 +96,14 @@ func TestPresenceAcrossDevicesAndGateways(t *testing.T) {
 
 	// A gateway that dies stops heartbeating: its users go offline after the
 	// TTL, found by the sweeper. Two instances sweep at once; one transition.
-	hb("gw3", 1, a)
+	hb("gw3", 30, a)
 	expect("a on gw3", a, true, false)
 	if err := p.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	expect("sweep before the TTL", "", false, true)
+	expect("sweep within the TTL", "", false, true)
+	hb("gw3", 1, a) // its last heartbeat, then it dies
+	expect("last heartbeat", "", false, true)
 	time.Sleep(1100 * time.Millisecond)
 	other := chat.NewPresence(e.store, rec)
 	var wg sync.WaitGroup
