@@ -36,9 +36,21 @@ func NewClient(t testing.TB, base string) *Client {
 // another gateway instance (cookies are copied, as a browser would send them).
 func (c *Client) WithBase(base string) *Client {
 	n := NewClient(c.t, base)
-	from, _ := url.Parse(c.Base)
 	to, _ := url.Parse(base)
-	n.Jar.SetCookies(to, c.Jar.Cookies(from))
+	// The jar hides cookie paths, so copy per path: the session cookie lives
+	// at / and the refresh cookie at /api/v1/auth.
+	root, _ := url.Parse(c.Base + "/")
+	auth, _ := url.Parse(c.Base + "/api/v1/auth/")
+	atRoot := map[string]bool{}
+	for _, ck := range c.Jar.Cookies(root) {
+		atRoot[ck.Name] = true
+		n.Jar.SetCookies(to, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/"}})
+	}
+	for _, ck := range c.Jar.Cookies(auth) {
+		if !atRoot[ck.Name] {
+			n.Jar.SetCookies(to, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/api/v1/auth"}})
+		}
+	}
 	n.UserID, n.Login, n.Pass = c.UserID, c.Login, c.Pass
 	return n
 }

@@ -111,10 +111,20 @@ func Start(t testing.TB, opts Options) *Stack {
 			}
 		}
 	})
-	for _, p := range s.All() {
+	// Consumers first: their durable queues must exist before auth-service's
+	// outbox relay publishes, or the broker has nowhere to route the events.
+	first := append([]*Process{s.Users}, s.Chats...)
+	for _, p := range first {
 		p.StartNoWait()
 	}
-	for _, p := range s.All() {
+	for _, p := range first {
+		p.WaitReady(90 * time.Second)
+	}
+	rest := append([]*Process{s.Auth}, s.Gateways...)
+	for _, p := range rest {
+		p.StartNoWait()
+	}
+	for _, p := range rest {
 		p.WaitReady(90 * time.Second)
 	}
 	return s
@@ -123,6 +133,8 @@ func Start(t testing.TB, opts Options) *Stack {
 func (s *Stack) createDB(t testing.TB, serviceURL, role string) string {
 	t.Helper()
 	name := fmt.Sprintf("e2e_%s_%s", s.ID, role)
+	// The admin role may hand a database to a service role only as a member of it.
+	s.adminExec(t, fmt.Sprintf(`GRANT %s TO CURRENT_USER`, pgx.Identifier{role}.Sanitize()))
 	s.adminExec(t, fmt.Sprintf(`CREATE DATABASE %s OWNER %s`, name, pgx.Identifier{role}.Sanitize()))
 	t.Cleanup(func() {
 		s.adminExec(t, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
@@ -141,12 +153,11 @@ func (s *Stack) adminExec(t testing.TB, sql string) {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, s.Infra.PGAdminURL)
 	if err != nil {
-		t.Errorf("admin connect: %v", err)
-		return
+		t.Fatalf("admin connect: %v", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Errorf("%s: %v", sql, err)
+		t.Fatalf("%s: %v", sql, err)
 	}
 }
 
