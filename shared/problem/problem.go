@@ -107,7 +107,9 @@ func From(err error) *Problem {
 }
 
 // Public returns what may be sent to a client: 4xx problems unchanged, 5xx
-// problems reduced to their status, code and the trace id.
+// problems reduced to their status, generic code and detail, and the trace
+// id. RetryAfter is kept on both: it tells the client when to come back
+// (typically a 503) and reveals nothing internal.
 func (p *Problem) Public(traceID string) *Problem {
 	out := *p
 	out.cause = nil
@@ -126,6 +128,7 @@ func (p *Problem) Public(traceID string) *Problem {
 		out.Status = p.Status
 		out.Title = http.StatusText(p.Status)
 		out.TraceID = traceID
+		out.RetryAfter = p.RetryAfter
 	}
 	return &out
 }
