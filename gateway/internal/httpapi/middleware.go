@@ -23,9 +23,17 @@ var (
 		"no refresh token; log in again")
 	errCrossOrigin = problem.New(http.StatusForbidden, "cross_origin_refused",
 		"cross-origin state-changing requests are refused")
-	errNotReady = problem.New(http.StatusServiceUnavailable, "unavailable",
-		"the gateway is still loading revocations; retry shortly")
+	errNotReady = notReady()
 )
+
+// notReady is the 503 while revocations load; Retry-After tells clients
+// when to come back (problem.Write sends it, 5xx included).
+func notReady() *problem.Problem {
+	p := problem.New(http.StatusServiceUnavailable, "unavailable",
+		"the gateway is still loading revocations; retry shortly")
+	p.RetryAfter = 2
+	return p
+}
 
 const identityKey = "parley.identity"
 
@@ -51,11 +59,6 @@ func (h *handlers) authenticate(c *gin.Context) (session.Identity, error) {
 // requireSession refuses requests without a valid, unrevoked session.
 func (h *handlers) requireSession(c *gin.Context) {
 	if _, err := h.authenticate(c); err != nil {
-		if errors.Is(err, session.ErrNotReady) {
-			// problem.Public reduces a 5xx to its generic form, RetryAfter
-			// included, so the header is set here.
-			c.Header("Retry-After", "2")
-		}
 		problem.Write(c, authProblem(err))
 		return
 	}
