@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/outbox"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 )
 
@@ -40,41 +40,9 @@ func testLogger(t *testing.T) zerolog.Logger {
 // the test ends.
 func newDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	admin := env(t, "PG_ADMIN_URL")
+	pool := pgtest.New(t, "outbox_test", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := "outbox_test_" + suffix()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect PG_ADMIN_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	cfg, err := pgxpool.ParseConfig(admin)
-	if err != nil {
-		t.Fatalf("parse PG_ADMIN_URL: %v", err)
-	}
-	cfg.ConnConfig.Database = name
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("open %s: %v", name, err)
-	}
-	t.Cleanup(pool.Close)
 	if _, err := pool.Exec(ctx, outbox.Schema); err != nil {
 		t.Fatalf("create outbox table: %v", err)
 	}

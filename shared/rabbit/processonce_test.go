@@ -3,7 +3,6 @@ package rabbit_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 )
 
@@ -19,41 +19,9 @@ import (
 // table, dropped when the test ends.
 func newDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	admin := os.Getenv("PG_ADMIN_URL")
-	if admin == "" {
-		t.Fatal("PG_ADMIN_URL is not set: this test needs a real PostgreSQL (scripts/infra up; . .local/env)")
-	}
+	pool := pgtest.New(t, "rabbit_test", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := "rabbit_test_" + suffix()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect PG_ADMIN_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, admin); err == nil {
-			defer c.Close(ctx)
-			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-				t.Errorf("drop database %s: %v", name, err)
-			}
-		}
-	})
-	cfg, err := pgxpool.ParseConfig(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.Database = name
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	if _, err := pool.Exec(ctx, rabbit.ProcessedSchema+`CREATE TABLE effects (event_id TEXT NOT NULL, n INT NOT NULL);`); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
