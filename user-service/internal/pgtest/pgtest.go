@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/parleychat/parley/user-service/migrations"
 	"github.com/parleychat/parley/shared/pgtest"
+	"github.com/parleychat/parley/user-service/migrations"
 )
 
 // New creates a migrated database, dropped when the test ends.
