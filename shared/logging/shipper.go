@@ -153,9 +153,14 @@ func (s *Shipper) after(_ int64, reqs []elastic.BulkableRequest, res *elastic.Bu
 	if res == nil {
 		return
 	}
-	failed := len(res.Failed())
-	s.failed.Add(int64(failed))
-	s.shipped.Add(int64(len(reqs) - failed))
+	failed := res.Failed()
+	s.failed.Add(int64(len(failed)))
+	s.shipped.Add(int64(len(reqs) - len(failed)))
+	if len(failed) > 0 && failed[0].Error != nil {
+		// A rejected record (e.g. a field whose type clashes with the
+		// mapping) is not retried; say why so the clash can be fixed.
+		s.lastErr.Store(fmt.Sprintf("record rejected: %s: %s", failed[0].Error.Type, failed[0].Error.Reason))
+	}
 }
 
 func (s *Shipper) noteError(err error) {
