@@ -1,0 +1,357 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	client "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/parleychat/parley/shared/problem"
+)
+
+// SessionCookie is the name of the gateway's session cookie.
+const SessionCookie = "parley_session"
+
+// Session returns the value of the client's session cookie ("" when it has
+// none).
+func (c *Client) Session() string {
+	u, err := url.Parse(c.Base + "/")
+	if err != nil {
+		return ""
+	}
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == SessionCookie {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// SocketHeader is what a browser tab of this client sends at a Socket.IO
+// handshake: the session cookie and the gateway's own Origin.
+func (c *Client) SocketHeader() http.Header {
+	return http.Header{"Cookie": {SessionCookie + "=" + c.Session()}, "Origin": {c.Base}}
+}
+
+// Connect opens a Socket.IO connection to the client's gateway with its
+// session cookie over WebSocket, failing the test when it is refused.
+func (c *Client) Connect() *Socket {
+	c.t.Helper()
+	s, err := DialSocket(c.t, c.Base, SocketOptions{Header: c.SocketHeader()})
+	if err != nil {
+		c.t.Fatalf("socket for %s on %s: %v", c.Login, c.Base, err)
+	}
+	return s
+}
+
+// SocketOptions shapes one client connection.
+type SocketOptions struct {
+	// Header is sent with every Engine.IO request (Cookie, Origin).
+	Header http.Header
+	// Polling starts with HTTP long-polling (upgrading to WebSocket) instead
+	// of a direct WebSocket.
+	Polling bool
+	// OnEvent, when set, sees every server event as it arrives, on the
+	// client's reader goroutine (keep it short).
+	OnEvent func(SocketEvent)
+	// Discard keeps events from being recorded (long benchmarks).
+	Discard bool
+}
+
+// SocketEvent is one event the server emitted to this client.
+type SocketEvent struct {
+	Name string
+	Data json.RawMessage
+	At   time.Time
+}
+
+// Decode unmarshals the event's payload into v.
+func (e SocketEvent) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		t.Fatalf("decode %s payload %s: %v", e.Name, e.Data, err)
+	}
+}
+
+// ConnectError is a refused Socket.IO connection: Message is the
+// connect_error's message and Code its data.code, when the server gave one.
+type ConnectError struct {
+	Message string
+	Code    string
+}
+
+func (e *ConnectError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("connect_error: %s (code %s)", e.Message, e.Code)
+	}
+	return "connect_error: " + e.Message
+}
+
+// errConnectTimeout marks an attempt that neither connected nor was refused.
+var errConnectTimeout = errors.New("no connect or connect_error in time")
+
+// Socket is one Socket.IO client connection to a gateway. It records the
+// server's events in arrival order.
+type Socket struct {
+	t    testing.TB
+	sock *client.Socket
+	opts SocketOptions
+
+	mu      sync.Mutex
+	events  []SocketEvent
+	changed chan struct{} // closed and replaced on every recorded event
+	gone    chan struct{} // closed on disconnect
+	goneOne sync.Once
+}
+
+// DialSocket connects to the gateway at base. A refusal by the server is
+// returned as a *ConnectError. The Go client (v3.0.6) sometimes hangs on a
+// fast loopback connect until its timeout (its manager subscribes to the
+// engine's "open" after starting the engine); such attempts are retried.
+func DialSocket(t testing.TB, base string, o SocketOptions) (*Socket, error) {
+	t.Helper()
+	var err error
+	for range 5 {
+		var s *Socket
+		if s, err = dialOnce(t, base, o, 3*time.Second); !errors.Is(err, errConnectTimeout) {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+func dialOnce(t testing.TB, base string, o SocketOptions, timeout time.Duration) (*Socket, error) {
+	t.Helper()
+	opts := client.DefaultOptions()
+	opts.SetForceNew(true)
+	opts.SetReconnection(false)
+	opts.SetTimeout(timeout)
+	if o.Polling {
+		opts.SetTransports(types.NewSet(client.Polling, client.WebSocket))
+	} else {
+		opts.SetTransports(types.NewSet(client.WebSocket))
+	}
+	if o.Header != nil {
+		opts.SetExtraHeaders(o.Header)
+	}
+	// Handlers first, then connect, so an early "connect" is not missed.
+	opts.SetAutoConnect(false)
+	sock, err := client.Connect(base, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Socket{t: t, sock: sock, opts: o, changed: make(chan struct{}), gone: make(chan struct{})}
+	result := make(chan error, 3)
+	sock.OnAny(s.record)
+	_ = sock.On("connect", func(...any) { result <- nil })
+	_ = sock.On("connect_error", func(args ...any) { result <- connectError(args) })
+	_ = sock.On("disconnect", func(...any) { s.goneOne.Do(func() { close(s.gone) }) })
+	sock.Connect()
+	if sock.Connected() {
+		result <- nil
+	}
+	select {
+	case err = <-result:
+	case <-time.After(2 * timeout):
+		err = errConnectTimeout
+	}
+	if err != nil {
+		sock.Disconnect()
+		return nil, err
+	}
+	t.Cleanup(s.Close)
+	return s, nil
+}
+
+func connectError(args []any) error {
+	e := &ConnectError{Message: fmt.Sprint(args...)}
+	for _, a := range args {
+		switch x := a.(type) {
+		case *types.ExtendedError:
+			e.Message = x.Error()
+			if m, ok := x.Data.(map[string]any); ok {
+				e.Code, _ = m["code"].(string)
+			}
+		case error:
+			e.Message = x.Error()
+		}
+	}
+	if e.Message == "timeout" {
+		return errConnectTimeout
+	}
+	return e
+}
+
+// record keeps one server event; args are the event name and its payload.
+func (s *Socket) record(args ...any) {
+	if len(args) == 0 {
+		return
+	}
+	name, _ := args[0].(string)
+	var data json.RawMessage
+	if len(args) > 1 {
+		data, _ = json.Marshal(args[1])
+	}
+	ev := SocketEvent{Name: name, Data: data, At: time.Now()}
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(ev)
+	}
+	if s.opts.Discard {
+		return
+	}
+	s.mu.Lock()
+	s.events = append(s.events, ev)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Events returns what the socket received so far, in arrival order.
+func (s *Socket) Events() []SocketEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SocketEvent(nil), s.events...)
+}
+
+// Named returns the received events called name, in arrival order.
+func (s *Socket) Named(name string) []SocketEvent {
+	var out []SocketEvent
+	for _, e := range s.Events() {
+		if e.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WaitUntil waits up to d for cond to hold over the received events and
+// fails the test otherwise.
+func (s *Socket) WaitUntil(d time.Duration, what string, cond func([]SocketEvent) bool) {
+	s.t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		evs, changed := append([]SocketEvent(nil), s.events...), s.changed
+		s.mu.Unlock()
+		if cond(evs) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			s.t.Fatalf("%s: not within %s; the socket got %d events: %s", what, d, len(evs), summarize(evs))
+		}
+	}
+}
+
+func summarize(evs []SocketEvent) string {
+	out := ""
+	for i, e := range evs {
+		if i == 30 {
+			return out + " …"
+		}
+		out += fmt.Sprintf("\n  %s %s", e.Name, e.Data)
+	}
+	return out
+}
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool { return s.sock.Connected() }
+
+// Gone is closed when the socket has been disconnected (by either side).
+func (s *Socket) Gone() <-chan struct{} { return s.gone }
+
+// Close disconnects the socket; calling it again does nothing.
+func (s *Socket) Close() { s.sock.Disconnect() }
+
+// Ack is a command acknowledgement (DESIGN §5; chat-service's README).
+type Ack struct {
+	OK      bool             `json:"ok"`
+	Created *bool            `json:"created,omitempty"`
+	Message *Message         `json:"message,omitempty"`
+	Seq     int64            `json:"seq,omitempty"`
+	Events  []SyncEvent      `json:"events,omitempty"`
+	Gaps    []Gap            `json:"gaps,omitempty"`
+	Error   *problem.Problem `json:"error,omitempty"`
+	// Raw is the ack as received; Err is set when none arrived (timeout,
+	// disconnect) or it did not decode.
+	Raw json.RawMessage `json:"-"`
+	Err error           `json:"-"`
+}
+
+// String shows the ack for failure messages.
+func (a Ack) String() string {
+	if a.Err != nil {
+		return "no ack: " + a.Err.Error()
+	}
+	return string(a.Raw)
+}
+
+// EmitAsync sends a command and calls done once with its ack, or with an
+// Ack whose Err is set when none arrives within timeout.
+func (s *Socket) EmitAsync(event string, data any, timeout time.Duration, done func(Ack)) {
+	var once sync.Once
+	finish := func(a Ack) { once.Do(func() { done(a) }) }
+	timer := time.AfterFunc(timeout, func() { finish(Ack{Err: fmt.Errorf("%s: no ack within %s", event, timeout)}) })
+	err := s.sock.Emit(event, data, func(args []any, err error) {
+		timer.Stop()
+		if err != nil {
+			finish(Ack{Err: err})
+			return
+		}
+		finish(decodeAck(args))
+	})
+	if err != nil {
+		timer.Stop()
+		finish(Ack{Err: err})
+	}
+}
+
+func decodeAck(args []any) Ack {
+	if len(args) != 1 {
+		return Ack{Err: fmt.Errorf("ack has %d arguments, want 1: %v", len(args), args)}
+	}
+	raw, err := json.Marshal(args[0])
+	if err != nil {
+		return Ack{Err: err}
+	}
+	var a Ack
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return Ack{Raw: raw, Err: fmt.Errorf("decode ack %s: %w", raw, err)}
+	}
+	a.Raw = raw
+	return a
+}
+
+// Emit sends a command and waits up to 15 s for its ack.
+func (s *Socket) Emit(event string, data any) Ack {
+	got := make(chan Ack, 1)
+	s.EmitAsync(event, data, 15*time.Second, func(a Ack) { got <- a })
+	return <-got
+}
+
+// MustEmit is Emit failing the test unless the ack is ok.
+func (s *Socket) MustEmit(event string, data any) Ack {
+	s.t.Helper()
+	a := s.Emit(event, data)
+	if a.Err != nil || !a.OK {
+		s.t.Fatalf("%s %v: ack %s, want ok", event, data, a)
+	}
+	return a
+}
+
+// Send emits an event without asking for an ack (typing).
+func (s *Socket) Send(event string, data any) {
+	s.t.Helper()
+	if err := s.sock.Emit(event, data); err != nil {
+		s.t.Fatalf("emit %s: %v", event, err)
+	}
+}
