@@ -26,6 +26,7 @@ test: infra test-unit test-fault
 
 test-unit:
 	@set -a; source .local/env; set +a; \
+	if [ -f e2e/realtime/js/package-lock.json ]; then (cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
 	for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...) || exit 1; done
 
 test-fault:
