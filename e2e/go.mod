@@ -10,6 +10,7 @@ require (
 	github.com/parleychat/parley/shared v0.1.0
 	github.com/zishang520/socket.io/clients/socket/v3 v3.0.6
 	github.com/zishang520/socket.io/v3 v3.0.6
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
