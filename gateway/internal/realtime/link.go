@@ -30,6 +30,11 @@ type Link struct {
 	mu   sync.RWMutex
 	sock *client.Socket
 	up   atomic.Bool
+
+	// hookBeforeHandlers, set only by tests, runs between the library's
+	// connect and the registration of the link's handlers, to widen the
+	// window in which the client's early events are missed.
+	hookBeforeHandlers func(*client.Socket)
 }
 
 // NewLink returns a link to the chat-service at baseURL; call Run.
@@ -54,6 +59,13 @@ func (l *Link) Run(ctx context.Context) {
 	}
 }
 
+// connectTimeout bounds one connection attempt in the client library. It is
+// short because of a start-up race in the client (v3.0.6): its manager
+// subscribes to the engine's "open" after starting the engine, so a fast
+// "open" can be missed and the attempt then only fails at this timeout; Run
+// simply tries again.
+const connectTimeout = 2 * time.Second
+
 // connectOnce opens one connection and returns when it ends, reporting how
 // long it was up.
 func (l *Link) connectOnce(ctx context.Context) time.Duration {
@@ -66,18 +78,20 @@ func (l *Link) connectOnce(ctx context.Context) time.Duration {
 	opts.SetForceNew(true)
 	opts.SetMultiplex(false)
 	opts.SetReconnection(false)
-	// Short: the client library can miss a very fast "open" and then only
-	// gives up at this timeout; Run simply tries again.
-	opts.SetTimeout(2 * time.Second)
+	opts.SetTimeout(connectTimeout)
 	opts.SetTransports(types.NewSet(client.WebSocket))
 	opts.SetAuth(map[string]any{"token": tok})
-	// Handlers are registered before connecting, so an early "connect"
-	// cannot be missed.
-	opts.SetAutoConnect(false)
+	// The library connects on its own (autoConnect). Calling Connect()
+	// after SetAutoConnect(false) instead can send the namespace CONNECT
+	// twice (the engine's "open" and the ready-state check both send it),
+	// and the server closes a connection that does that.
 	sock, err := client.Connect(l.url, opts)
 	if err != nil {
 		logging.ErrorFields(l.log.Error(), err).Msg("chat link: connect")
 		return 0
+	}
+	if l.hookBeforeHandlers != nil {
+		l.hookBeforeHandlers(sock)
 	}
 	ended := make(chan string, 1)
 	end := func(reason string) {
@@ -87,27 +101,54 @@ func (l *Link) connectOnce(ctx context.Context) time.Duration {
 		}
 	}
 	var since atomic.Int64 // unix nanos of the connect, 0 until then
-	sock.On("connect", func(...any) {
-		since.Store(time.Now().UnixNano())
+	// markUp runs on "connect" or when Connected() shows a connect that
+	// happened before the handler existed; whichever comes first counts.
+	// It holds mu so that an attempt that has already ended (l.sock is no
+	// longer sock) cannot mark the link up again.
+	markUp := func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.sock != sock || !since.CompareAndSwap(0, time.Now().UnixNano()) {
+			return
+		}
 		l.up.Store(true)
 		l.log.Info().Str("url", l.url).Msg("chat link connected")
-	})
-	sock.On("connect_error", func(args ...any) { end("connect_error: " + describe(args)) })
-	sock.On("disconnect", func(args ...any) { end("disconnect: " + describe(args)) })
+	}
 	l.mu.Lock()
 	l.sock = sock
 	l.mu.Unlock()
-	sock.Connect()
-
-	var reason string
-	select {
-	case <-ctx.Done():
-		reason = "gateway stopping"
-	case reason = <-ended:
+	_ = sock.On("connect", func(...any) { markUp() })
+	_ = sock.On("connect_error", func(args ...any) { end("connect_error: " + describe(args)) })
+	_ = sock.On("disconnect", func(args ...any) { end("disconnect: " + describe(args)) })
+	// "connect" may have fired before the handler above was registered:
+	// without this check such a link would stay down (every command a 503)
+	// until chat-service happened to drop it.
+	if sock.Connected() {
+		markUp()
 	}
-	l.up.Store(false)
+
+	// Backstop for events missed the same way (a refusal or a connect and
+	// drop before the handlers existed) or never emitted: an attempt that
+	// is not connected shortly after the library's own timeout is ended.
+	check := time.NewTimer(connectTimeout + time.Second)
+	defer check.Stop()
+	var reason string
+	for reason == "" {
+		select {
+		case <-ctx.Done():
+			reason = "gateway stopping"
+		case reason = <-ended:
+		case <-check.C:
+			if !sock.Connected() {
+				reason = "not connected within " + (connectTimeout + time.Second).String()
+			} else {
+				markUp()
+			}
+		}
+	}
 	l.mu.Lock()
 	l.sock = nil
+	l.up.Store(false)
 	l.mu.Unlock()
 	sock.Disconnect()
 	up := time.Duration(0)
