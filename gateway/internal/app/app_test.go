@@ -140,17 +140,10 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 		t.Fatalf("GET /auth/me with a fresh session: %d, want 200", got)
 	}
 
-	opts := client.DefaultOptions()
-	opts.SetForceNew(true)
-	opts.SetReconnection(false)
-	opts.SetAutoConnect(false)
-	opts.SetTransports(types.NewSet(client.WebSocket))
-	opts.SetExtraHeaders(http.Header{"Cookie": {cookie}})
-	sock, err := client.Connect(base, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sock := dialSocket(t, base, cookie)
 	defer sock.Disconnect()
+	// Registered once connected: nothing is sent to the socket before the
+	// test publishes, and it is only disconnected later.
 	var received, disconnected atomic.Int32
 	sock.On("message:new", func(args ...any) {
 		if m, ok := args[0].(map[string]any); ok && m["body"] == "over the broker" {
@@ -158,8 +151,6 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 		}
 	})
 	sock.On("disconnect", func(...any) { disconnected.Add(1) })
-	sock.Connect()
-	waitFor(t, "the socket to connect", func() bool { return sock.Connected() })
 
 	conn, err := rabbit.Dial(ctx, amqpURL, zerolog.Nop(), rabbit.WithName("gateway-test"))
 	if err != nil {
@@ -226,4 +217,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// dialSocket connects a Go Socket.IO client with the session cookie. The
+// client (v3.0.6) connects on its own; an attempt can hang until its
+// timeout when the engine opens before the library listens for it, so an
+// attempt that is not connected in time is retried.
+func dialSocket(t *testing.T, base, cookie string) *client.Socket {
+	t.Helper()
+	for range 4 {
+		opts := client.DefaultOptions()
+		opts.SetForceNew(true)
+		opts.SetReconnection(false)
+		opts.SetTimeout(2 * time.Second)
+		opts.SetTransports(types.NewSet(client.WebSocket))
+		opts.SetExtraHeaders(http.Header{"Cookie": {cookie}})
+		sock, err := client.Connect(base, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for !sock.Connected() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if sock.Connected() {
+			return sock
+		}
+		sock.Disconnect()
+	}
+	t.Fatal("the socket did not connect in 4 attempts")
+	return nil
 }

@@ -140,17 +140,22 @@ func (r *rig) dialOnce(headers http.Header, transport string, timeout time.Durat
 		opts.SetTransports(types.NewSet(client.Polling))
 	}
 	opts.SetExtraHeaders(headers)
-	// Handlers first, then connect: an early "connect" must not be missed.
-	opts.SetAutoConnect(false)
+	// The library connects on its own (SetAutoConnect(false) + Connect()
+	// can send CONNECT twice, which the server answers by closing), so
+	// "connect" may fire before the handler exists: Connected() is checked
+	// after registering. A refusal missed the same way shows up as the
+	// timeout below.
 	sock, err := client.Connect(r.http.URL, opts)
 	if err != nil {
 		return nil, err
 	}
 	r.t.Cleanup(func() { sock.Disconnect() })
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	sock.On("connect", func(...any) { done <- nil })
 	sock.On("connect_error", func(args ...any) { done <- connectError(args) })
-	sock.Connect()
+	if sock.Connected() {
+		done <- nil
+	}
 	select {
 	case err := <-done:
 		if err != nil {
