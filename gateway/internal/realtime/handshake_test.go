@@ -24,6 +24,15 @@ func TestHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Past exp by less than the verifier's clock-skew leeway: REST still
+	// accepts it, a socket would be closed at once, so it is refused.
+	justExpired, err := r.authSigner.Sign(token.Claims{RegisteredClaims: jwt.RegisteredClaims{
+		Subject: "user-a", Audience: jwt.ClaimStrings{token.AudienceGateway},
+		IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-time.Second)),
+	}, SessionID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		headers    http.Header
@@ -31,6 +40,8 @@ func TestHandshake(t *testing.T) {
 		wantCode   string // "" = connects; else the connect_error data.code
 		httpRefuse bool   // refused before Socket.IO: the client sees a transport error
 	}{
+		// First, while its exp is still within the leeway.
+		{"session expired within the leeway", cookie(justExpired), true, "token_expired", false},
 		{"valid cookie, no Origin", cookie(good), true, "", false},
 		{"valid cookie, trusted Origin", withOrigin(cookie(good), "https://app.parley.test"), true, "", false},
 		{"valid cookie, same Origin", withOrigin(cookie(good), r.http.URL), true, "", false},

@@ -174,6 +174,12 @@ func (s *Server) identify(r *http.Request) (session.Identity, error) {
 // revoked since the Engine.IO handshake) and refuses it otherwise.
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	id, err := s.identify(sock.Request().Request())
+	if err == nil && !id.ExpiresAt.After(time.Now()) {
+		// Past exp but within the verifier's clock-skew leeway: such a
+		// socket would be closed at once by its expiry timer, so the
+		// client is told to refresh instead.
+		err = session.ErrExpired
+	}
 	if err != nil {
 		code := "unauthorized"
 		switch {
@@ -194,6 +200,9 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 // conn is what the gateway keeps per socket.
 type conn struct {
 	id session.Identity
+	// expiry closes the socket when the session token expires; stopped
+	// when the socket goes first.
+	expiry *time.Timer
 
 	mu     sync.Mutex
 	typing map[string]typingState // conversation id → last forwarded signal
@@ -209,6 +218,7 @@ func (s *Server) onConnection(sock *socket.Socket) {
 		return
 	}
 	sock.Join(room(c.id.UserID))
+	s.closeAtExpiry(sock, c)
 	first := s.registry.add(c.id, sock)
 	guardBuffer(sock, s.opts.BufferLimit, s.log)
 	for _, ev := range commands {
@@ -216,6 +226,7 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	}
 	sock.On("typing", func(args ...any) { s.onTyping(sock, c, args) })
 	sock.On("disconnect", func(args ...any) {
+		c.expiry.Stop()
 		if last := s.registry.remove(c.id.UserID, sock); last {
 			s.presenceChanged()
 		}
@@ -224,6 +235,19 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	if first {
 		s.presenceChanged()
 	}
+}
+
+// closeAtExpiry disconnects sock when its session token expires, like a
+// revocation: nothing special is emitted, the client sees a server
+// disconnect, refreshes over REST and reconnects with the new cookie. The
+// token was checked only at the handshake; without this a socket would
+// outlive its token (and keep sending commands as that session) for as long
+// as the connection lasts.
+func (s *Server) closeAtExpiry(sock *socket.Socket, c *conn) {
+	c.expiry = time.AfterFunc(time.Until(c.id.ExpiresAt), func() {
+		s.log.Debug().Str("user.id", c.id.UserID).Str("socket.id", string(sock.Id())).Msg("session token expired; socket closed")
+		sock.Disconnect(true)
+	})
 }
 
 // Revoke disconnects the local sockets a revocation covers; subscribe it to
