@@ -20,6 +20,10 @@ type options struct {
 	reconnectBase  time.Duration
 	confirmTimeout time.Duration
 	heartbeat      time.Duration
+	// unrouted and outboxExchanges are Unrouted and OutboxExchanges
+	// unless a test replaced them (WithUnrouted).
+	unrouted        string
+	outboxExchanges []string
 }
 
 // WithName sets the connection name shown by the broker (rabbitmqctl
@@ -48,6 +52,7 @@ type Conn struct {
 	opts options
 	rmq  *rabbitmq.Conn
 	pub  *Publisher
+	topo *topology
 
 	closeOnce sync.Once
 	closeErr  error
@@ -58,18 +63,20 @@ type Conn struct {
 // Conn keeps reconnecting on its own after broker restarts.
 func Dial(ctx context.Context, url string, logger zerolog.Logger, opts ...Option) (*Conn, error) {
 	o := options{
-		name:           "parley",
-		reconnectBase:  2 * time.Second / 16,
-		confirmTimeout: 15 * time.Second,
-		heartbeat:      10 * time.Second,
+		name:            "parley",
+		reconnectBase:   2 * time.Second / 16,
+		confirmTimeout:  15 * time.Second,
+		heartbeat:       10 * time.Second,
+		unrouted:        Unrouted,
+		outboxExchanges: OutboxExchanges,
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	logger = logger.With().Str("event.dataset", "rabbitmq").Logger()
-	c := &Conn{url: url, log: logger, opts: o}
+	c := &Conn{url: url, log: logger, opts: o, topo: newTopology(o, logger)}
 
-	pub := newPublisher(url, c.amqpConfig("publish"), logger, o)
+	pub := newPublisher(url, c.amqpConfig("publish"), logger, o, c.topo)
 	if err := pub.waitConnected(ctx); err != nil {
 		pub.Close()
 		return nil, err
@@ -107,9 +114,24 @@ func (c *Conn) Publisher() *Publisher { return c.pub }
 
 // DeclareExchanges declares durable topic exchanges now, and again on every
 // publisher reconnect, so a producer can always publish to the exchanges it
-// owns.
+// owns. Those in OutboxExchanges get alternate-exchange = Unrouted, and the
+// Unrouted exchange and queue are declared with them; it is the same
+// declaration consumers make, so producers and consumers may start in any
+// order. An outbox exchange an older release declared without the argument
+// is logged at error level and used as it is (see
+// infra/rabbitmq/topology.md for the migration).
 func (c *Conn) DeclareExchanges(ctx context.Context, names ...string) error {
 	return c.pub.declareExchanges(ctx, names...)
+}
+
+// declareExchanges declares names once, on the publishing connection,
+// without remembering them for reconnects.
+func (c *Conn) declareExchanges(ctx context.Context, names []string) error {
+	s, err := c.pub.await(ctx)
+	if err != nil {
+		return err
+	}
+	return c.topo.declareExchanges(s.conn, names)
 }
 
 // Check reports whether the broker answers on both connections right now;

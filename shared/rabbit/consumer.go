@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 	rabbitmq "github.com/wagslane/go-rabbitmq"
 
@@ -116,7 +115,7 @@ func NewConsumer(ctx context.Context, conn *Conn, cfg ConsumerConfig, h Handler)
 	if err != nil {
 		return nil, err
 	}
-	if err := declareConsumerTopology(s.conn, queue, cfg.DeliveryLimit, cfg.Bindings); err != nil {
+	if err := declareConsumerTopology(conn.topo, s.conn, queue, cfg.DeliveryLimit, cfg.Bindings); err != nil {
 		return nil, fmt.Errorf("rabbit: consumer %s: %w", queue, err)
 	}
 	return &Consumer{
@@ -154,15 +153,21 @@ func (c *Consumer) Run(ctx context.Context) error {
 		defer g.leave()
 		return c.process(base, d.Delivery)
 	}
-	opts := append(c.queueOptions(),
-		rabbitmq.WithConsumerOptionsQOSPrefetch(c.cfg.Prefetch),
-		rabbitmq.WithConsumerOptionsConcurrency(c.cfg.Concurrency),
-	)
 	return supervise(ctx, supervised{
-		conn: c.conn, log: c.log, name: c.queue, opts: opts, deliver: deliver,
+		conn: c.conn, log: c.log, name: c.queue, deliver: deliver,
+		exchanges: bindingExchanges(c.cfg.Bindings), opts: c.options,
 		gate: g, drainTimeout: c.cfg.DrainTimeout, restarts: &c.restarts,
 		watch: c.watch, watchInterval: c.cfg.WatchInterval,
 	})
+}
+
+// options configure the go-rabbitmq consumer; they are read after the
+// exchanges were declared (see supervised).
+func (c *Consumer) options() []func(*rabbitmq.ConsumerOptions) {
+	return append(c.queueOptions(),
+		rabbitmq.WithConsumerOptionsQOSPrefetch(c.cfg.Prefetch),
+		rabbitmq.WithConsumerOptionsConcurrency(c.cfg.Concurrency),
+	)
 }
 
 // queueOptions makes go-rabbitmq declare the queue exactly as
@@ -176,10 +181,7 @@ func (c *Consumer) queueOptions() []func(*rabbitmq.ConsumerOptions) {
 		rabbitmq.WithConsumerOptionsLogger(libLogger{c.log}),
 	}
 	for _, b := range c.cfg.Bindings {
-		opts = append(opts, rabbitmq.WithConsumerOptionsExchangeOptions(rabbitmq.ExchangeOptions{
-			Name: b.Exchange, Kind: amqp.ExchangeTopic, Durable: true, Declare: true,
-			Bindings: []rabbitmq.Binding{{RoutingKey: b.Key, BindingOptions: rabbitmq.BindingOptions{Declare: true}}},
-		}))
+		opts = append(opts, rabbitmq.WithConsumerOptionsExchangeOptions(c.conn.topo.consumerExchange(b)))
 	}
 	return opts
 }
@@ -205,10 +207,14 @@ func (c *Consumer) watch(ctx context.Context) (int, error) {
 
 // supervised is one go-rabbitmq consumer kept alive by supervise.
 type supervised struct {
-	conn          *Conn
-	log           zerolog.Logger
-	name          string
-	opts          []func(*rabbitmq.ConsumerOptions)
+	conn *Conn
+	log  zerolog.Logger
+	name string
+	// exchanges are declared (through the one topology) before each
+	// consumer is created, and opts is read after, so go-rabbitmq's own
+	// declarations match what the broker holds.
+	exchanges     []string
+	opts          func() []func(*rabbitmq.ConsumerOptions)
 	deliver       rabbitmq.Handler
 	gate          *gate
 	drainTimeout  time.Duration
@@ -223,7 +229,7 @@ type supervised struct {
 // consumer is closed and created again.
 func supervise(ctx context.Context, s supervised) error {
 	for attempt := 0; ; attempt++ {
-		rc, err := rabbitmq.NewConsumer(s.conn.rmq, s.name, s.opts...)
+		rc, err := s.create(ctx)
 		if err == nil {
 			ended := make(chan error, 1)
 			go func() { ended <- rc.Run(s.deliver) }()
@@ -252,6 +258,17 @@ func supervise(ctx context.Context, s supervised) error {
 		case <-time.After(backoff(s.conn.opts.reconnectBase, attempt)):
 		}
 	}
+}
+
+// create declares the exchanges and creates the go-rabbitmq consumer.
+func (s supervised) create(ctx context.Context) (*rabbitmq.Consumer, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.conn.opts.confirmTimeout)
+	err := s.conn.declareExchanges(dctx, s.exchanges)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("rabbit: consumer %s: %w", s.name, err)
+	}
+	return rabbitmq.NewConsumer(s.conn.rmq, s.name, s.opts()...)
 }
 
 // wait returns when ctx ends, when go-rabbitmq's Run ends, or when the

@@ -94,6 +94,16 @@ func (c *ExclusiveConsumer) Run(ctx context.Context) error {
 		c.process(base, d.Delivery)
 		return rabbitmq.Ack
 	}
+	return supervise(ctx, supervised{
+		conn: c.conn, log: c.log, name: c.queue, deliver: deliver,
+		exchanges: bindingExchanges(c.cfg.Bindings), opts: c.options,
+		gate: g, drainTimeout: c.cfg.HandlerTimeout, restarts: &c.restarts,
+	})
+}
+
+// options configure the go-rabbitmq consumer; they are read after the
+// exchanges were declared (see supervised).
+func (c *ExclusiveConsumer) options() []func(*rabbitmq.ConsumerOptions) {
 	opts := []func(*rabbitmq.ConsumerOptions){
 		rabbitmq.WithConsumerOptionsQueueAutoDelete,
 		rabbitmq.WithConsumerOptionsQueueExclusive,
@@ -108,15 +118,9 @@ func (c *ExclusiveConsumer) Run(ctx context.Context) error {
 		rabbitmq.WithConsumerOptionsConcurrency(c.cfg.Concurrency),
 	}
 	for _, b := range c.cfg.Bindings {
-		opts = append(opts, rabbitmq.WithConsumerOptionsExchangeOptions(rabbitmq.ExchangeOptions{
-			Name: b.Exchange, Kind: amqp.ExchangeTopic, Durable: true, Declare: true,
-			Bindings: []rabbitmq.Binding{{RoutingKey: b.Key, BindingOptions: rabbitmq.BindingOptions{Declare: true}}},
-		}))
+		opts = append(opts, rabbitmq.WithConsumerOptionsExchangeOptions(c.conn.topo.consumerExchange(b)))
 	}
-	return supervise(ctx, supervised{
-		conn: c.conn, log: c.log, name: c.queue, opts: opts, deliver: deliver,
-		gate: g, drainTimeout: c.cfg.HandlerTimeout, restarts: &c.restarts,
-	})
+	return opts
 }
 
 func (c *ExclusiveConsumer) process(base context.Context, d amqp.Delivery) {

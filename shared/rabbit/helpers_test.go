@@ -1,11 +1,13 @@
 package rabbit_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,14 +39,54 @@ func testLogger(t *testing.T) zerolog.Logger {
 // dial opens a rabbit.Conn closed at the end of the test.
 func dial(t *testing.T) *rabbit.Conn {
 	t.Helper()
+	return dialWith(t, testLogger(t))
+}
+
+// dialWith is dial with a logger and options of the test's choosing.
+func dialWith(t *testing.T, logger zerolog.Logger, opts ...rabbit.Option) *rabbit.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := rabbit.Dial(ctx, amqpURL(t), testLogger(t), rabbit.WithName("rabbit-test"))
+	opts = append([]rabbit.Option{rabbit.WithName("rabbit-test")}, opts...)
+	c, err := rabbit.Dial(ctx, amqpURL(t), logger, opts...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// outboxTopology names a private outbox exchange and unrouted exchange and
+// queue, deleted after the test; dial with rabbit.WithUnrouted(unrouted,
+// exchange) to use them.
+func outboxTopology(t *testing.T, ch *amqp.Channel) (exchange, unrouted string) {
+	t.Helper()
+	sfx := suffix()
+	exchange, unrouted = "test.outbox."+sfx, "test.unrouted."+sfx
+	t.Cleanup(func() {
+		_ = ch.ExchangeDelete(exchange, false, false)
+		_, _ = ch.QueueDelete(unrouted, false, false, false)
+		_ = ch.ExchangeDelete(unrouted, false, false)
+	})
+	return exchange, unrouted
+}
+
+// logBuffer collects log lines written from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // rawChannel is a plain amqp091 channel for arranging and inspecting the

@@ -17,8 +17,11 @@ import (
 
 // Errors a publish can end with besides connection and context errors.
 var (
-	// ErrUnroutable means the broker accepted the message but no queue was
-	// bound for it (mandatory routing returned it): nobody received it.
+	// ErrUnroutable means the broker returned the message (mandatory
+	// routing): no queue was bound for it and the exchange has no working
+	// alternate exchange, so nobody received it. On an OutboxExchanges
+	// exchange, whose alternate exchange takes everything unbound, it means
+	// the broker's topology is wrong.
 	ErrUnroutable = errors.New("rabbit: message unroutable")
 	// ErrNacked means the broker refused responsibility for the message,
 	// or the channel closed before it confirmed; publishing again is safe.
@@ -61,6 +64,7 @@ type Publisher struct {
 	log            zerolog.Logger
 	confirmTimeout time.Duration
 	reconnectBase  time.Duration
+	topo           *topology
 
 	mu        sync.Mutex
 	session   *pubSession
@@ -74,9 +78,9 @@ type Publisher struct {
 	confirmed, failed, unroutable atomic.Uint64
 }
 
-func newPublisher(url string, cfg amqp.Config, log zerolog.Logger, o options) *Publisher {
+func newPublisher(url string, cfg amqp.Config, log zerolog.Logger, o options, topo *topology) *Publisher {
 	p := &Publisher{
-		url: url, cfg: cfg, log: log,
+		url: url, cfg: cfg, log: log, topo: topo,
 		confirmTimeout: o.confirmTimeout,
 		reconnectBase:  o.reconnectBase,
 		changed:        make(chan struct{}),
@@ -299,7 +303,7 @@ func (p *Publisher) connect() (*pubSession, chan *amqp.Error, chan *amqp.Error, 
 	p.mu.Lock()
 	exchanges := append([]string(nil), p.exchanges...)
 	p.mu.Unlock()
-	if err := declareExchanges(conn, exchanges); err != nil {
+	if err := p.topo.declareExchanges(conn, exchanges); err != nil {
 		return fail(err)
 	}
 	ch, err := conn.Channel()
@@ -333,7 +337,7 @@ func (p *Publisher) declareExchanges(ctx context.Context, names ...string) error
 	if err != nil {
 		return err
 	}
-	return declareExchanges(s.conn, names)
+	return p.topo.declareExchanges(s.conn, names)
 }
 
 // check opens and closes a channel: a real round trip to the broker.

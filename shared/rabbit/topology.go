@@ -1,8 +1,8 @@
 package rabbit
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -10,7 +10,8 @@ import (
 	"github.com/parleychat/parley/shared/events"
 )
 
-// Exchanges lists every Parley exchange; all are durable topic exchanges.
+// Exchanges lists every Parley exchange; all are durable topic exchanges,
+// and those in OutboxExchanges have the Unrouted alternate exchange.
 var Exchanges = []string{
 	events.ExchangeAuth,
 	events.ExchangeUsers,
@@ -34,6 +35,17 @@ func RetryQueue(queue string) string { return queue + ".retry" }
 
 // DeadQueue holds the events queue gave up on, for a person to inspect.
 func DeadQueue(queue string) string { return queue + ".dead" }
+
+// bindingExchanges lists the exchanges of bindings, each once.
+func bindingExchanges(bindings []Binding) []string {
+	var names []string
+	for _, b := range bindings {
+		if !slices.Contains(names, b.Exchange) {
+			names = append(names, b.Exchange)
+		}
+	}
+	return names
+}
 
 func validName(s string) error {
 	if s == "" || strings.ContainsAny(s, " #*") || strings.HasPrefix(s, "amq.") {
@@ -80,34 +92,12 @@ func deadQueueArgs() amqp.Table {
 	return amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
 }
 
-// declareExchanges declares durable topic exchanges on a channel of its own,
-// because a failed declaration closes the channel it was made on.
-func declareExchanges(conn *amqp.Connection, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	for _, n := range names {
-		if err := ch.ExchangeDeclare(n, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-			return fmt.Errorf("declare exchange %s: %w", n, err)
-		}
-	}
-	return nil
-}
-
 // declareConsumerTopology declares everything a durable consumer needs: the
 // exchanges it binds to, the dead-letter exchange, its queue, retry queue
 // and dead queue, and the bindings.
-func declareConsumerTopology(conn *amqp.Connection, queue string, deliveryLimit int, bindings []Binding) error {
-	exchanges := []string{events.ExchangeDeadLetter}
-	for _, b := range bindings {
-		exchanges = append(exchanges, b.Exchange)
-	}
-	if err := declareExchanges(conn, exchanges); err != nil {
+func declareConsumerTopology(topo *topology, conn *amqp.Connection, queue string, deliveryLimit int, bindings []Binding) error {
+	exchanges := append([]string{events.ExchangeDeadLetter}, bindingExchanges(bindings)...)
+	if err := topo.declareExchanges(conn, exchanges); err != nil {
 		return err
 	}
 	ch, err := conn.Channel()
@@ -117,8 +107,7 @@ func declareConsumerTopology(conn *amqp.Connection, queue string, deliveryLimit 
 	defer ch.Close()
 	declare := func(name string, args amqp.Table) error {
 		if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
-			var ae *amqp.Error
-			if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
+			if isPrecondition(err) {
 				return fmt.Errorf("declare queue %s: it exists with other arguments (delete it or use a policy): %w", name, err)
 			}
 			return fmt.Errorf("declare queue %s: %w", name, err)
