@@ -49,11 +49,12 @@ func newDB(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-func dial(t *testing.T) *rabbit.Conn {
+func dial(t *testing.T, opts ...rabbit.Option) *rabbit.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := rabbit.Dial(ctx, env(t, "AMQP_URL"), testLogger(t), rabbit.WithName("outbox-test"))
+	opts = append([]rabbit.Option{rabbit.WithName("outbox-test")}, opts...)
+	c, err := rabbit.Dial(ctx, env(t, "AMQP_URL"), testLogger(t), opts...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -89,6 +90,21 @@ func tempRoute(t *testing.T) (exchange, queue string, ch *amqp.Channel) {
 		_ = ch.ExchangeDelete(exchange, false, false)
 	})
 	return exchange, q.Name, ch
+}
+
+// outboxTopology names a private outbox exchange and unrouted exchange and
+// queue, deleted after the test; dial with rabbit.WithUnrouted(unrouted,
+// exchange) to use them.
+func outboxTopology(t *testing.T, ch *amqp.Channel) (exchange, unrouted string) {
+	t.Helper()
+	sfx := suffix()
+	exchange, unrouted = "test.outbox.kept."+sfx, "test.unrouted."+sfx
+	t.Cleanup(func() {
+		_ = ch.ExchangeDelete(exchange, false, false)
+		_, _ = ch.QueueDelete(unrouted, false, false, false)
+		_ = ch.ExchangeDelete(unrouted, false, false)
+	})
+	return exchange, unrouted
 }
 
 // drain reads messages from queue until want have arrived or timeout.

@@ -47,16 +47,23 @@ type RelayOptions struct {
 	LockKey int64
 	// StatsInterval is how often a summary line is logged. Default 1m.
 	StatsInterval time.Duration
+	// ReturnedRetry is how long a row the broker returned as unroutable is
+	// held back before it is published again. Default 30s.
+	ReturnedRetry time.Duration
 }
 
 // RelayStats are a relay's counters since it started.
 type RelayStats struct {
-	Published  uint64 `json:"published"`
+	Published uint64 `json:"published"`
+	// Unroutable counts publishes the broker returned as unroutable; each
+	// row stays unpublished and is retried.
 	Unroutable uint64 `json:"unroutable"`
-	Failures   uint64 `json:"failures"`
-	Batches    uint64 `json:"batches"`
-	Pruned     uint64 `json:"pruned"`
-	Leader     bool   `json:"leader"`
+	// Held is how many returned rows are waiting for their retry now.
+	Held     int    `json:"held"`
+	Failures uint64 `json:"failures"`
+	Batches  uint64 `json:"batches"`
+	Pruned   uint64 `json:"pruned"`
+	Leader   bool   `json:"leader"`
 }
 
 // Relay publishes a service's outbox rows to RabbitMQ in seq order.
@@ -70,16 +77,22 @@ type RelayStats struct {
 //
 // Ordering: rows are published in seq order on one channel, so the events
 // of one aggregate arrive in order, and after a broker outage publishing
-// resumes from the oldest unconfirmed row. The one exception is a broker
-// nack in the middle of a batch whose later rows were confirmed; then the
-// nacked row is published again after them. Consumers are idempotent by
+// resumes from the oldest unconfirmed row. The exceptions are a broker nack
+// in the middle of a batch whose later rows were confirmed, after which the
+// nacked row is published again after them, and a returned row (below). Consumers are idempotent by
 // event id, and duplicates (a confirm lost with the connection) are dropped
 // by them.
 //
-// A row the broker returns as unroutable (no queue bound for its routing
-// key) is logged as a warning and marked published: nobody subscribes to
-// it, and retrying would block every later event. Declare consumer queues
-// before producers publish (consumers declare at start-up).
+// Unroutable events: the exchanges relays publish to (rabbit.OutboxExchanges)
+// have the rabbit.Unrouted alternate exchange, so an event no queue is
+// bound for is confirmed into the parley.unrouted queue, where it waits for
+// an operator, and its row is marked published like any other. A row the
+// broker still returns as unroutable means the topology is wrong (an
+// exchange without its alternate exchange): the row stays unpublished, is
+// logged at error level, and is held back for ReturnedRetry before it is
+// published again, while the rows after it keep flowing. So nothing
+// committed is dropped; the cost is that a held event reaches its
+// consumers after later events of its aggregate.
 type Relay struct {
 	pool *pgxpool.Pool
 	pub  Publisher
@@ -88,7 +101,16 @@ type Relay struct {
 
 	published, unroutable, failures, batches, pruned atomic.Uint64
 	leader                                           atomic.Bool
+	// held maps the seq of each returned row to when it may be retried;
+	// only the leading goroutine touches it.
+	held      map[int64]time.Time
+	heldCount atomic.Int64
 }
+
+// maxHeld bounds the rows held back at once. Past it, returned rows are
+// retried with every batch instead, and the relay backs off between batches
+// as it does after any failed publish.
+const maxHeld = 10000
 
 // NewRelay returns a relay for the outbox table in pool's database.
 func NewRelay(pool *pgxpool.Pool, pub Publisher, logger zerolog.Logger, opts RelayOptions) *Relay {
@@ -110,8 +132,11 @@ func NewRelay(pool *pgxpool.Pool, pub Publisher, logger zerolog.Logger, opts Rel
 	if opts.StatsInterval <= 0 {
 		opts.StatsInterval = time.Minute
 	}
+	if opts.ReturnedRetry <= 0 {
+		opts.ReturnedRetry = 30 * time.Second
+	}
 	return &Relay{
-		pool: pool, pub: pub, opts: opts,
+		pool: pool, pub: pub, opts: opts, held: map[int64]time.Time{},
 		log: logger.With().Str("event.dataset", "outbox.relay").Logger(),
 	}
 }
@@ -119,8 +144,8 @@ func NewRelay(pool *pgxpool.Pool, pub Publisher, logger zerolog.Logger, opts Rel
 // Stats returns the relay's counters.
 func (r *Relay) Stats() RelayStats {
 	return RelayStats{
-		Published: r.published.Load(), Unroutable: r.unroutable.Load(), Failures: r.failures.Load(),
-		Batches: r.batches.Load(), Pruned: r.pruned.Load(), Leader: r.leader.Load(),
+		Published: r.published.Load(), Unroutable: r.unroutable.Load(), Held: int(r.heldCount.Load()),
+		Failures: r.failures.Load(), Batches: r.batches.Load(), Pruned: r.pruned.Load(), Leader: r.leader.Load(),
 	}
 }
 
@@ -136,7 +161,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				return
 			case <-stats.C:
 				s := r.Stats()
-				r.log.Info().Uint64("published", s.Published).Uint64("unroutable", s.Unroutable).
+				r.log.Info().Uint64("published", s.Published).Uint64("unroutable", s.Unroutable).Int("held", s.Held).
 					Uint64("failures", s.Failures).Uint64("pruned", s.Pruned).Bool("leader", s.Leader).
 					Msg("outbox relay stats")
 			}
@@ -190,7 +215,7 @@ func (r *Relay) lead(ctx context.Context) error {
 	lastPrune := time.Time{}
 	failures := 0
 	for {
-		n, err := r.relayBatch(ctx, conn)
+		read, marked, err := r.relayBatch(ctx, conn)
 		var pubErr *publishError
 		switch {
 		case ctx.Err() != nil:
@@ -199,7 +224,7 @@ func (r *Relay) lead(ctx context.Context) error {
 			failures++
 			r.failures.Add(1)
 			delay := min(100*time.Millisecond<<min(failures, 8), r.opts.MaxBackoff)
-			logging.ErrorFields(r.log.Warn(), err).Dur("retry_in", delay).Int("confirmed", n).
+			logging.ErrorFields(r.log.Warn(), err).Dur("retry_in", delay).Int("confirmed", marked).
 				Msg("outbox relay: publish failed; will retry")
 			if !sleep(ctx, delay) {
 				return nil
@@ -215,7 +240,7 @@ func (r *Relay) lead(ctx context.Context) error {
 			}
 			lastPrune = time.Now()
 		}
-		if n == r.opts.BatchSize {
+		if read == r.opts.BatchSize {
 			continue // more rows are probably waiting
 		}
 		if err := r.wait(ctx, conn); err != nil {
@@ -252,14 +277,16 @@ type publishError struct{ err error }
 func (e *publishError) Error() string { return e.err.Error() }
 func (e *publishError) Unwrap() error { return e.err }
 
-// relayBatch publishes the oldest unpublished rows and marks the confirmed
-// ones; it returns how many rows it marked.
-func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
+// relayBatch publishes the oldest unpublished rows that are not held back
+// and marks the confirmed ones; it returns how many rows it read and how
+// many it marked.
+func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (read, marked int, err error) {
 	rows, err := conn.Query(ctx,
 		`SELECT seq, id::text, exchange, routing_key, payload::text FROM outbox
-		 WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.opts.BatchSize)
+		 WHERE published_at IS NULL AND NOT seq = ANY($2) ORDER BY seq LIMIT $1`,
+		r.opts.BatchSize, r.stillHeld(time.Now()))
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return 0, 0, fmt.Errorf("read outbox: %w", err)
 	}
 	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
 		var x row
@@ -269,10 +296,10 @@ func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
 		return x, err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return 0, 0, fmt.Errorf("read outbox: %w", err)
 	}
 	if len(batch) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	r.batches.Add(1)
 	msgs := make([]rabbit.Message, len(batch))
@@ -293,11 +320,9 @@ func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
 		case err == nil:
 			done = append(done, batch[i].seq)
 		case errors.Is(err, rabbit.ErrUnroutable):
-			r.unroutable.Add(1)
-			r.log.Warn().Str("event.id", batch[i].id).Str("event.action", batch[i].routingKey).
-				Str("exchange", batch[i].exchange).Str("trace.id", traceID(batch[i].payload)).
-				Msg("outbox relay: no queue is bound for this event; marked published")
-			done = append(done, batch[i].seq)
+			if !r.returned(batch[i], err) && firstErr == nil {
+				firstErr = err
+			}
 		case firstErr == nil:
 			firstErr = err
 		}
@@ -306,14 +331,14 @@ func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
 		if _, err := conn.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE seq = ANY($1)`, done); err != nil {
 			// The events went out but stay unmarked: they will be published
 			// again after reconnecting, and consumers drop the duplicates.
-			return 0, fmt.Errorf("mark published: %w", err)
+			return len(batch), 0, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(uint64(len(done)))
 	}
 	if firstErr != nil {
-		return len(done), &publishError{firstErr}
+		return len(batch), len(done), &publishError{firstErr}
 	}
-	return len(done), nil
+	return len(batch), len(done), nil
 }
 
 func traceID(payload []byte) string {

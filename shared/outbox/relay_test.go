@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/outbox"
@@ -223,38 +224,109 @@ func aggOf(idsByAgg [][]string, id string) int {
 	return -1
 }
 
-func TestRelayMarksUnroutableAndPrunes(t *testing.T) {
+// TestRelayKeepsUnboundEventsInUnrouted: an event no queue is bound for is
+// confirmed into the alternate exchange's queue, and only then marked.
+func TestRelayKeepsUnboundEventsInUnrouted(t *testing.T) {
 	pool := newDB(t)
-	conn := dial(t)
-	ex, _, ch := tempRoute(t)
-	lonely := ex + ".lonely"
-	if err := conn.DeclareExchanges(context.Background(), lonely); err != nil {
+	_, _, ch := tempRoute(t)
+	ex, unrouted := outboxTopology(t, ch)
+	conn := dial(t, rabbit.WithUnrouted(unrouted, ex))
+	if err := conn.DeclareExchanges(context.Background(), ex); err != nil {
 		t.Fatalf("DeclareExchanges: %v", err)
 	}
-	t.Cleanup(func() { _ = ch.ExchangeDelete(lonely, false, false) })
+	ids := enqueue(t, pool, ex, "agg-u", 0, 3)
+	r := outbox.NewRelay(pool, conn.Publisher(), testLogger(t), outbox.RelayOptions{})
+	runRelay(t, r)
 
+	waitFor(t, "rows marked published", func() bool { return countUnpublished(t, pool) == 0 })
+	// Marking follows the confirm, and the confirm follows the enqueue
+	// into the quorum queue: the events are there now.
+	got := drain(t, ch, unrouted, len(ids), time.Second)
+	if len(got) != len(ids) {
+		t.Fatalf("unrouted queue holds %d events, want %d", len(got), len(ids))
+	}
+	for i, d := range got {
+		if d.MessageId != ids[i] || d.Exchange != ex || d.RoutingKey != "test.counted.v1" {
+			t.Errorf("unrouted %d: id %s exchange %s key %s, want %s %s test.counted.v1", i, d.MessageId, d.Exchange, d.RoutingKey, ids[i], ex)
+		}
+	}
+	if s := r.Stats(); s.Unroutable != 0 || s.Published != 3 {
+		t.Errorf("stats = %+v, want 3 published and none unroutable", s)
+	}
+}
+
+// TestRelayHoldsReturnedEventsUntilTheyRoute: on an outbox exchange that
+// lacks its alternate exchange (declared by an older release), an unbound
+// event comes back; its row stays unpublished while the events behind it
+// flow, and is published once the exchange is declared properly.
+func TestRelayHoldsReturnedEventsUntilTheyRoute(t *testing.T) {
+	pool := newDB(t)
+	routed, q, ch := tempRoute(t)
+	legacy, unrouted := outboxTopology(t, ch)
+	if err := ch.ExchangeDeclare(legacy, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, rabbit.WithUnrouted(unrouted, legacy))
+	if err := conn.DeclareExchanges(context.Background(), legacy); err != nil {
+		t.Fatalf("DeclareExchanges on the legacy exchange: %v", err)
+	}
+
+	returned := enqueue(t, pool, legacy, "agg-r", 0, 1)[0]
+	behind := enqueue(t, pool, routed, "agg-b", 0, 2)
+	r := outbox.NewRelay(pool, conn.Publisher(), testLogger(t), outbox.RelayOptions{ReturnedRetry: 200 * time.Millisecond})
+	runRelay(t, r)
+
+	got := drain(t, ch, q, len(behind), 20*time.Second)
+	if len(got) != len(behind) {
+		t.Fatalf("received %d events behind the returned one, want %d", len(got), len(behind))
+	}
+	waitFor(t, "the returned event retried", func() bool { return r.Stats().Unroutable >= 3 })
+	if n := countUnpublished(t, pool); n != 1 {
+		t.Fatalf("%d unpublished rows, want 1 (the returned event)", n)
+	}
+
+	// The migration: delete the exchange and declare it again, now with
+	// its alternate exchange.
+	if err := ch.ExchangeDelete(legacy, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.DeclareExchanges(context.Background(), legacy); err != nil {
+		t.Fatalf("DeclareExchanges after the migration: %v", err)
+	}
+	waitFor(t, "returned row published", func() bool { return countUnpublished(t, pool) == 0 })
+	kept := drain(t, ch, unrouted, 1, time.Second)
+	if len(kept) != 1 || kept[0].MessageId != returned {
+		t.Fatalf("unrouted queue holds %d events, want event %s", len(kept), returned)
+	}
+	if extra := drain(t, ch, unrouted, 1, 300*time.Millisecond); len(extra) != 0 {
+		t.Errorf("unrouted queue holds %d more events, want none", len(extra))
+	}
+	waitFor(t, "nothing held", func() bool { return r.Stats().Held == 0 })
+}
+
+func TestRelayPrunesOnlyPublishedRows(t *testing.T) {
+	pool := newDB(t)
+	conn := dial(t)
+	ex, _, _ := tempRoute(t)
 	ctx := context.Background()
 	// An old published row (pruned) and an old unpublished one (kept until
 	// published, whatever its age).
-	if _, err := pool.Exec(ctx, `INSERT INTO outbox (id, exchange, routing_key, aggregate_id, payload, created_at, published_at)
-		VALUES (gen_random_uuid(), $1, 'old.v1', 'a', '{}', now() - interval '3 hours', now() - interval '2 hours')`, ex); err != nil {
-		t.Fatal(err)
+	for _, published := range []string{"now() - interval '2 hours'", "NULL"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO outbox (id, exchange, routing_key, aggregate_id, payload, created_at, published_at)
+			VALUES (gen_random_uuid(), $1, 'old.v1', 'a', '{}', now() - interval '3 hours', `+published+`)`, ex); err != nil {
+			t.Fatal(err)
+		}
 	}
-	enqueue(t, pool, lonely, "agg-u", 0, 1)
-
 	r := outbox.NewRelay(pool, conn.Publisher(), testLogger(t), outbox.RelayOptions{Retention: time.Hour})
 	runRelay(t, r)
-	waitFor(t, "unroutable row marked published", func() bool { return countUnpublished(t, pool) == 0 })
-	waitFor(t, "old row pruned", func() bool { return r.Stats().Pruned == 1 })
+	waitFor(t, "old row published", func() bool { return countUnpublished(t, pool) == 0 })
+	waitFor(t, "old published row pruned", func() bool { return r.Stats().Pruned == 1 })
 	var left int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != 1 {
-		t.Errorf("%d rows left, want 1 (the unroutable one, published just now)", left)
-	}
-	if s := r.Stats(); s.Unroutable != 1 {
-		t.Errorf("unroutable = %d, want 1", s.Unroutable)
+		t.Errorf("%d rows left, want 1 (the old row published just now)", left)
 	}
 }
 
