@@ -14,6 +14,12 @@
 // the message, and reports nacks, timeouts and unroutable messages
 // (ErrUnroutable) as errors.
 //
+// Exchanges are declared in one place (Conn.DeclareExchanges, and the
+// consumers' declarations go through the same code). The outbox exchanges
+// (OutboxExchanges) carry alternate-exchange = Unrouted, so an event no
+// queue is bound for is kept in the parley.unrouted queue instead of being
+// returned: nothing committed is dropped for lack of a consumer.
+//
 // Consuming (NewConsumer) uses a durable quorum queue named
 // <consumer>.<purpose> with manual acks and a bounded prefetch. A failing
 // event is retried through <queue>.retry (per-message TTL, exponential
