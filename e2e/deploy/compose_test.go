@@ -109,8 +109,15 @@ func envProblems(where string, env map[string]string, a *app) []string {
 			p = append(p, fmt.Sprintf("%s: sets %s, which its config does not read", where, k))
 		}
 	}
-	if port := portOf(env["HTTP_ADDR"]); port != a.Port {
-		p = append(p, fmt.Sprintf("%s: HTTP_ADDR %q listens on %q, want the Dockerfile's EXPOSE %s", where, env["HTTP_ADDR"], port, a.Port))
+	addr := env["HTTP_ADDR"]
+	if port := portOf(addr); port != a.Port {
+		p = append(p, fmt.Sprintf("%s: HTTP_ADDR %q listens on %q, want the Dockerfile's EXPOSE %s", where, addr, port, a.Port))
+	}
+	// A container or pod is reached on its own network interface: an
+	// address bound to loopback (the services' local default) is only
+	// reachable from inside.
+	if host := strings.Trim(addr[:max(0, strings.LastIndex(addr, ":"))], "[]"); host != "" && host != "0.0.0.0" && host != "::" {
+		p = append(p, fmt.Sprintf("%s: HTTP_ADDR %q binds %s, only reachable from inside; want \":%s\"", where, addr, host, a.Port))
 	}
 	return p
 }
