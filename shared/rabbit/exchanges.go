@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
@@ -162,13 +163,22 @@ func (t *topology) declareUnrouted(ch *amqp.Channel) error {
 	return nil
 }
 
+// UnroutedTTL is how long an event waits in the unrouted queue.
+const UnroutedTTL = 7 * 24 * time.Hour
+
+// UnroutedMaxLength caps the unrouted queue; the oldest events go first.
+const UnroutedMaxLength = 1_000_000
+
 func unroutedQueueArgs() amqp.Table {
 	return amqp.Table{
 		amqp.QueueTypeArg: amqp.QueueTypeQuorum,
-		// Should an operator cap the queue with a policy, refusing new
-		// events (the publisher gets a nack and the relay retries) is the
-		// only behaviour that loses nothing.
-		"x-overflow": "reject-publish",
+		// Chat deliveries published while no gateway is connected land here
+		// too, so the queue is bounded: an event is kept for a week, and the
+		// newest million at most (dropping the oldest, never refusing a
+		// publish, which would stall every outbox behind it).
+		"x-message-ttl": UnroutedTTL.Milliseconds(),
+		"x-max-length":  UnroutedMaxLength,
+		"x-overflow":    "drop-head",
 	}
 }
 

@@ -146,7 +146,8 @@ func TestDeclarationsAgree(t *testing.T) {
 		}, false},
 		{"unrouted quorum queue", func(ch *amqp.Channel) error {
 			_, err := ch.QueueDeclare(unrouted, true, false, false, false, amqp.Table{
-				amqp.QueueTypeArg: amqp.QueueTypeQuorum, "x-overflow": "reject-publish",
+				amqp.QueueTypeArg: amqp.QueueTypeQuorum, "x-overflow": "drop-head",
+				"x-message-ttl": rabbit.UnroutedTTL.Milliseconds(), "x-max-length": rabbit.UnroutedMaxLength,
 			})
 			return err
 		}, false},

@@ -16,9 +16,11 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/auth-service/internal/pgtest"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -70,7 +72,14 @@ func TestServiceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.ExchangeDeclare(events.ExchangeAuth, "topic", true, false, false, false, nil); err != nil {
+	// Declare the exchange the way every service does (with its alternate
+	// exchange), so this test agrees with the service about its arguments.
+	rc, err := rabbit.Dial(context.Background(), amqpURL, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("dial RabbitMQ: %v", err)
+	}
+	defer rc.Close()
+	if err := rc.DeclareExchanges(context.Background(), events.ExchangeAuth); err != nil {
 		t.Fatal(err)
 	}
 	q, err := ch.QueueDeclare("", false, true, true, false, nil)
