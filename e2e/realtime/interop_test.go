@@ -199,18 +199,26 @@ func TestOfficialJavaScriptClient(t *testing.T) {
 		{"forged session cookie", harness.SessionCookie + "=not.a.token", gw, "unauthorized"},
 		{"foreign origin", harness.SessionCookie + "=" + a.Session(), "https://evil.example", ""},
 	} {
-		t.Run("refused/"+tc.name, func(t *testing.T) {
-			env := []string{"PARLEY_URL=" + gw, "PARLEY_ORIGIN=" + tc.origin, "PARLEY_COOKIE=" + tc.cookie,
-				"PARLEY_TRANSPORTS=polling,websocket", "PARLEY_EXPECT_REFUSAL=1"}
-			lines, err := runNode(t, node, env, nil)
-			if err != nil || len(lines) == 0 {
-				t.Fatalf("node client was not refused: %v; output %+v", err, lines)
-			}
-			last := lines[len(lines)-1]
-			t.Logf("node: %s %q (code %q)", last.Event, last.Message, last.Data.Code)
-			if last.Event != "connect_error" || (tc.code != "" && last.Data.Code != tc.code) {
-				t.Errorf("node got %+v, want connect_error with code %q", last, tc.code)
-			}
-		})
+		for _, transports := range []string{"polling,websocket", "websocket"} {
+			t.Run("refused/"+transports+"/"+tc.name, func(t *testing.T) {
+				refusedNode(t, node, []string{"PARLEY_URL=" + gw, "PARLEY_ORIGIN=" + tc.origin, "PARLEY_COOKIE=" + tc.cookie,
+					"PARLEY_TRANSPORTS=" + transports, "PARLEY_EXPECT_REFUSAL=1"}, tc.code)
+			})
+		}
+	}
+}
+
+// refusedNode runs the Node client expecting connect_error (with code,
+// when code is set).
+func refusedNode(t *testing.T, node string, env []string, code string) {
+	t.Helper()
+	lines, err := runNode(t, node, env, nil)
+	if err != nil || len(lines) == 0 {
+		t.Fatalf("node client was not refused: %v; output %+v", err, lines)
+	}
+	last := lines[len(lines)-1]
+	t.Logf("node: %s %q (code %q)", last.Event, last.Message, last.Data.Code)
+	if last.Event != "connect_error" || (code != "" && last.Data.Code != code) {
+		t.Errorf("node got %+v, want connect_error with code %q", last, code)
 	}
 }
