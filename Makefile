@@ -36,7 +36,8 @@ test-fault:
 ## bench: benchmarks that print figures (login, token cost, store throughput, end-to-end latency)
 bench: infra
 	@set -a; source .local/env; set +a; \
-	for m in shared auth-service chat-service gateway; do (cd $$m && go test -run '^$$' -bench . -benchtime 2s ./...) || exit 1; done
+	for m in shared auth-service chat-service gateway; do (cd $$m && go test -run '^$$' -bench . -benchtime 2s ./...) || exit 1; done; \
+	cd e2e && go test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/
 
 vet:
 	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
