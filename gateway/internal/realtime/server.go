@@ -231,6 +231,14 @@ func (s *Server) onConnection(sock *socket.Socket) {
 			s.presenceChanged()
 		}
 	})
+	// The library acknowledges CONNECT to the client before this handler
+	// runs, so a revocation applied since the middleware's check found no
+	// socket here to close. Checked again now that Revoke can see it.
+	if _, err := s.identify(sock.Request().Request()); err != nil {
+		s.log.Debug().Str("user.id", c.id.UserID).Err(err).Msg("session ended while the socket connected; closed")
+		sock.Disconnect(true)
+		return
+	}
 	s.log.Debug().Str("user.id", c.id.UserID).Str("socket.id", string(sock.Id())).Msg("socket connected")
 	if first {
 		s.presenceChanged()
