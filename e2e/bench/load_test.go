@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/parleychat/parley/e2e/harness"
@@ -71,6 +72,16 @@ type step struct {
 	failures   map[string]int
 	sendWindow time.Duration
 	lost       []string // sockets disconnected by the end of the step
+	clientCPU  float64  // this process's CPU time over the step's wall time (1 = one core)
+}
+
+// cpuTime is the CPU time this process (the load generator) has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // persisted is the rate at which messages were stored (acked ok).
@@ -87,6 +98,7 @@ func (r *recorder) drive(name string, pairs []pair, rate float64, d, drain time.
 	n := int(rate * d.Seconds())
 	samples := make([]*sample, n)
 	var acks atomic.Int64
+	cpu0 := cpuTime()
 	start := time.Now().Add(20 * time.Millisecond)
 	for i := range n {
 		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
@@ -139,6 +151,7 @@ func (r *recorder) drive(name string, pairs []pair, rate float64, d, drain time.
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	st.clientCPU = float64(cpuTime()-cpu0) / float64(time.Since(start))
 	var last int64
 	for _, s := range samples {
 		at := s.ack.Load()
