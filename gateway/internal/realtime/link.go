@@ -112,7 +112,7 @@ func (l *Link) connectOnce(ctx context.Context) time.Duration {
 			return
 		}
 		l.up.Store(true)
-		l.log.Info().Str("url", l.url).Msg("chat link connected")
+		l.log.Info().Str("url.full", l.url).Msg("chat link connected")
 	}
 	l.mu.Lock()
 	l.sock = sock
