@@ -112,32 +112,46 @@ type Socket struct {
 // DialSocket connects to the gateway at base. A refusal by the server is
 // returned as a *ConnectError.
 //
-// The Go client (v3.0.6) has two start-up races on a fast loopback, both
-// sidestepped here: its Manager subscribes to the engine's "open" after
-// starting the engine, so an attempt can hang until its timeout (retried);
-// and Socket.Connect sends the namespace CONNECT both from the manager's
-// "open" event and from its own "already open?" check, so when the engine
-// opens in between the server gets two CONNECTs and closes the connection.
-// Hence the manager is opened first and the socket connected only once it
-// is open, which leaves Connect a single path.
+// The Go client (v3.0.6) has three start-up races on a fast loopback, all
+// sidestepped here:
+//   - its Manager subscribes to the engine's "open" after starting the
+//     engine, so an attempt can hang (retried after attemptTimeout);
+//   - Socket.Connect sends the namespace CONNECT both from the manager's
+//     "open" event and from its own "already open?" check, and the server
+//     closes a connection that sends two; so the manager is opened first
+//     and the socket connected once it is open, leaving one path;
+//   - Manager.Open arms its connect timer and registers the timer's
+//     cancellation only after subscribing to "open": when the engine opens
+//     in between, the timer stays armed and, when it fires, tears down the
+//     manager's subscriptions and closes the engine while the socket still
+//     reports Connected() — it silently stops sending and receiving. So the
+//     library's timer is set far beyond any test (managerTimeout) and the
+//     attempt is bounded here instead.
 func DialSocket(t testing.TB, base string, o SocketOptions) (*Socket, error) {
 	t.Helper()
 	var err error
 	for range 5 {
 		var s *Socket
-		if s, err = dialOnce(t, base, o, 3*time.Second); !errors.Is(err, errConnectTimeout) {
+		if s, err = dialOnce(t, base, o); !errors.Is(err, errConnectTimeout) {
 			return s, err
 		}
 	}
 	return nil, err
 }
 
-func dialOnce(t testing.TB, base string, o SocketOptions, timeout time.Duration) (*Socket, error) {
+// attemptTimeout bounds one connection attempt; managerTimeout is the
+// library's own connect timer, which must never fire (see DialSocket).
+const (
+	attemptTimeout = 3 * time.Second
+	managerTimeout = 24 * time.Hour
+)
+
+func dialOnce(t testing.TB, base string, o SocketOptions) (*Socket, error) {
 	t.Helper()
 	opts := client.DefaultOptions()
 	opts.SetForceNew(true)
 	opts.SetReconnection(false)
-	opts.SetTimeout(timeout)
+	opts.SetTimeout(managerTimeout)
 	// WebSocket only: the Go client's long-polling transport and its
 	// upgrade to WebSocket lose packets in this version (the CONNECT
 	// answer never arrives, or what is sent during a failed probe is
@@ -154,13 +168,13 @@ func dialOnce(t testing.TB, base string, o SocketOptions, timeout time.Duration)
 	var err error
 	select {
 	case err = <-opened:
-	case <-time.After(2 * timeout):
+	case <-time.After(attemptTimeout):
 		err = errConnectTimeout
 	}
 	if err != nil {
-		sock.Disconnect() // closes the manager: its only socket is gone
-		if err.Error() == "timeout" || errors.Is(err, errConnectTimeout) {
-			return nil, errConnectTimeout
+		sock.Disconnect() // closes the manager (its only socket is gone) and cancels its timer
+		if errors.Is(err, errConnectTimeout) {
+			return nil, err
 		}
 		return nil, &ConnectError{Message: err.Error()}
 	}
@@ -181,7 +195,7 @@ func dialOnce(t testing.TB, base string, o SocketOptions, timeout time.Duration)
 	sock.Connect()
 	select {
 	case err = <-result:
-	case <-time.After(2 * timeout):
+	case <-time.After(attemptTimeout):
 		err = errConnectTimeout
 	}
 	if err != nil {
