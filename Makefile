@@ -22,12 +22,18 @@ build:
 	@for s in gateway auth-service user-service chat-service; do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
 
 ## test: infrastructure + every module's tests with -race, then the fault tests (which stop and kill components) one at a time
-test: infra test-unit test-fault
+# Every phase runs even when an earlier one fails, so one run reports every failure.
+test: infra
+	@rc=0; $(MAKE) --no-print-directory test-unit || rc=1; \
+	$(MAKE) --no-print-directory test-fault || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)"; fi; exit $$rc
 
 test-unit:
 	@set -a; source .local/env; set +a; \
 	if [ -f e2e/realtime/js/package-lock.json ]; then (cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
-	for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...) || exit 1; done
+	failed=""; \
+	for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...) || failed="$$failed $$m"; done; \
+	if [ -n "$$failed" ]; then echo "test-unit: failures in:$$failed"; exit 1; fi
 
 test-fault:
 	@set -a; source .local/env; set +a; \
