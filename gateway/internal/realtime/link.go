@@ -120,6 +120,12 @@ func (l *Link) connectOnce(ctx context.Context) time.Duration {
 	_ = sock.On("connect", func(...any) { markUp() })
 	_ = sock.On("connect_error", func(args ...any) { end("connect_error: " + describe(args)) })
 	_ = sock.On("disconnect", func(args ...any) { end("disconnect: " + describe(args)) })
+	// The manager's connect timer can outlive a fast connect (v3.0.6 arms it
+	// before subscribing its cancellation to "open"): when it fires it closes
+	// the engine and emits "error" on the manager, while the socket neither
+	// disconnects nor stops reporting Connected(). Any manager error ends
+	// this attempt, so the link reconnects instead of dying silently.
+	_ = sock.Io().On("error", func(args ...any) { end("manager error: " + describe(args)) })
 	// "connect" may have fired before the handler above was registered:
 	// without this check such a link would stay down (every command a 503)
 	// until chat-service happened to drop it.

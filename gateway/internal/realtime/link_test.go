@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -134,6 +135,33 @@ func TestLink(t *testing.T) {
 	}
 	if res := sendSync(link, "message:send", map[string]any{}, 5*time.Second); errCode(res) != "" {
 		t.Errorf("after reconnect: ack %v, want success", res)
+	}
+}
+
+// TestLinkSurvivesManagerError covers the client's stray connect timer: it
+// closes the engine and emits "error" on the manager of a connected socket
+// without any disconnect; the link must notice and reconnect.
+func TestLinkSurvivesManagerError(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, _ := token.NewSigner(priv, token.IssuerGateway)
+	keys, _ := token.NewKeySet(priv.Public().(ed25519.PublicKey))
+	chat := newFakeChat(t, keys)
+	link := NewLink(chat.http.URL, session.NewMinter(signer), zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { link.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the link to connect", func() bool { return link.Check(ctx) == nil })
+
+	link.mu.Lock()
+	sock := link.sock
+	link.mu.Unlock()
+	sock.Io().Emit("error", errors.New("timeout"))
+	waitFor(t, "a reconnect after the manager error", func() bool {
+		return len(chat.handshakes()) >= 2 && link.Check(ctx) == nil
+	})
+	if res := sendSync(link, "message:send", map[string]any{}, 5*time.Second); errCode(res) != "" {
+		t.Errorf("after the manager error: ack %v, want success", res)
 	}
 }
 
