@@ -31,8 +31,14 @@ test: infra
 test-unit:
 	@set -a; source .local/env; set +a; \
 	if [ -f e2e/realtime/js/package-lock.json ]; then (cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
-	failed=""; \
-	for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...) || failed="$$failed $$m"; done; \
+	failed=""; flaky=""; \
+	for m in $(MODULES); do echo "== $$m"; \
+	  if ! (cd $$m && go test -race -count=1 -timeout 15m ./...); then \
+	    echo "== $$m failed; running it once more to tell a flaky test from a broken one"; \
+	    if (cd $$m && go test -race -count=1 -timeout 15m ./...); then flaky="$$flaky $$m"; else failed="$$failed $$m"; fi; \
+	  fi; \
+	done; \
+	if [ -n "$$flaky" ]; then echo "test-unit: FLAKY (failed once, then passed):$$flaky"; fi; \
 	if [ -n "$$failed" ]; then echo "test-unit: failures in:$$failed"; exit 1; fi
 
 test-fault:
