@@ -92,4 +92,3 @@ func (s *Socket) Send(event string, data any) {
 		s.t.Fatalf("emit %s: %v", event, err)
 	}
 }
-
