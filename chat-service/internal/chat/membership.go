@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"time"
 
 	"github.com/parleychat/parley/shared/events"
 )
@@ -18,15 +19,7 @@ func (s *Service) Rename(ctx context.Context, userID, convID, title string) (Con
 		return Conversation{}, err
 	}
 	err := s.store.InTx(ctx, func(tx Tx) error {
-		_, eventSeq, err := tx.Bump(ctx, id, false, s.now())
-		if err != nil {
-			return err
-		}
-		me, err := tx.Member(ctx, id, userID)
-		if err != nil {
-			return err
-		}
-		c, err := tx.Conversation(ctx, id)
+		eventSeq, me, c, err := lockForChange(ctx, tx, id, userID, s.now())
 		if err != nil {
 			return err
 		}
@@ -83,15 +76,7 @@ func (s *Service) AddMembers(ctx context.Context, userID, convID string, userIDs
 		return Conversation{}, err
 	}
 	err := s.store.InTx(ctx, func(tx Tx) error {
-		_, eventSeq, err := tx.Bump(ctx, id, false, s.now())
-		if err != nil {
-			return err
-		}
-		me, err := tx.Member(ctx, id, userID)
-		if err != nil {
-			return err
-		}
-		c, err := tx.Conversation(ctx, id)
+		eventSeq, me, c, err := lockForChange(ctx, tx, id, userID, s.now())
 		if err != nil {
 			return err
 		}
@@ -144,15 +129,7 @@ func (s *Service) RemoveMember(ctx context.Context, userID, convID, targetID str
 	}
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		now := s.now()
-		_, eventSeq, err := tx.Bump(ctx, id, false, now)
-		if err != nil {
-			return err
-		}
-		me, err := tx.Member(ctx, id, userID)
-		if err != nil {
-			return err
-		}
-		c, err := tx.Conversation(ctx, id)
+		eventSeq, me, c, err := lockForChange(ctx, tx, id, userID, now)
 		if err != nil {
 			return err
 		}
@@ -211,4 +188,23 @@ func promoteSuccessor(ctx context.Context, tx Tx, convID string, members []Membe
 		return nil // the last member left; the conversation stays, empty
 	}
 	return tx.SetRole(ctx, convID, next.UserID, RoleOwner)
+}
+
+// lockForChange takes the next eventSeq of conversation id (locking its row,
+// which serialises changes to it) and loads the caller's membership and the
+// conversation, in that order: membership is checked under the lock.
+func lockForChange(ctx context.Context, tx Tx, id, userID string, now time.Time) (int64, Member, Conversation, error) {
+	_, eventSeq, err := tx.Bump(ctx, id, false, now)
+	if err != nil {
+		return 0, Member{}, Conversation{}, err
+	}
+	me, err := tx.Member(ctx, id, userID)
+	if err != nil {
+		return 0, Member{}, Conversation{}, err
+	}
+	c, err := tx.Conversation(ctx, id)
+	if err != nil {
+		return 0, Member{}, Conversation{}, err
+	}
+	return eventSeq, me, c, nil
 }
