@@ -15,6 +15,7 @@ import (
 	"github.com/parleychat/parley/shared/outbox"
 	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 )
 
 func env(t *testing.T, name string) string {
@@ -51,15 +52,7 @@ func newDB(t *testing.T) *pgxpool.Pool {
 
 func dial(t *testing.T, opts ...rabbit.Option) *rabbit.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	opts = append([]rabbit.Option{rabbit.WithName("outbox-test")}, opts...)
-	c, err := rabbit.Dial(ctx, env(t, "AMQP_URL"), testLogger(t), opts...)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return rabbittest.DialWith(t, testLogger(t), "outbox-test", opts...)
 }
 
 // tempRoute declares a throwaway exchange and a queue bound to all of it.

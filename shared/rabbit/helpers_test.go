@@ -2,11 +2,9 @@ package rabbit_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,16 +13,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 )
 
-func amqpURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("AMQP_URL")
-	if u == "" {
-		t.Fatal("AMQP_URL is not set: these tests need a real RabbitMQ (scripts/infra up; . .local/env)")
-	}
-	return u
-}
+func amqpURL(t *testing.T) string { return rabbittest.URL(t) }
 
 func suffix() string {
 	b := make([]byte, 6)
@@ -45,15 +37,7 @@ func dial(t *testing.T) *rabbit.Conn {
 // dialWith is dial with a logger and options of the test's choosing.
 func dialWith(t *testing.T, logger zerolog.Logger, opts ...rabbit.Option) *rabbit.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	opts = append([]rabbit.Option{rabbit.WithName("rabbit-test")}, opts...)
-	c, err := rabbit.Dial(ctx, amqpURL(t), logger, opts...)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return rabbittest.DialWith(t, logger, "rabbit-test", opts...)
 }
 
 // outboxTopology names a private outbox exchange and unrouted exchange and

@@ -5,14 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
@@ -20,16 +18,10 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/testdb"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 )
 
-func amqpURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("AMQP_URL")
-	if u == "" {
-		t.Fatal("AMQP_URL is not set: these tests need a real RabbitMQ (scripts/infra up; . .local/env)")
-	}
-	return u
-}
+func amqpURL(t *testing.T) string { return rabbittest.URL(t) }
 
 func suffix() string {
 	b := make([]byte, 6)
@@ -40,14 +32,7 @@ func suffix() string {
 // dial opens a rabbit.Conn for the test.
 func dial(t *testing.T) *rabbit.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := rabbit.Dial(ctx, amqpURL(t), zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), rabbit.WithName("chat-service-test"))
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return rabbittest.Dial(t, "chat-service-test")
 }
 
 // rawChannel is a plain channel to arrange and inspect the broker

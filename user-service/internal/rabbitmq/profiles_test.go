@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +14,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 	"github.com/parleychat/parley/shared/trace"
 	"github.com/parleychat/parley/user-service/internal/pgtest"
 	"github.com/parleychat/parley/user-service/internal/postgres"
@@ -45,20 +44,11 @@ func suffix() string {
 
 func newFixture(t *testing.T, reg func(rabbitmq.Registrar) rabbitmq.Registrar, cfg rabbit.ConsumerConfig) *fixture {
 	t.Helper()
-	url := os.Getenv("AMQP_URL")
-	if url == "" {
-		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env` first")
-	}
 	f := &fixture{pool: pgtest.New(t), exchange: "test.auth." + suffix()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var err error
-	f.conn, err = rabbit.Dial(ctx, url, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), rabbit.WithName("user-service-test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.conn.Close() })
-	rc, err := amqp.Dial(url)
+	f.conn = rabbittest.Dial(t, "user-service-test")
+	rc, err := amqp.Dial(rabbittest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
