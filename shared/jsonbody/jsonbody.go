@@ -4,6 +4,7 @@
 package jsonbody
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/problem"
 )
 
@@ -20,7 +23,9 @@ const DefaultLimit = 64 << 10
 
 // Decode reads r's body into dst. limit <= 0 means DefaultLimit. It returns a
 // *problem.Problem: 415 for a non-JSON content type, 413 past the limit, 400
-// with field errors for malformed JSON, unknown fields or wrong types.
+// with field errors for malformed JSON, unknown fields, wrong types, invalid
+// UTF-8 or a NUL in any string (see package input), so no handler ever sees
+// text that PostgreSQL would refuse.
 func Decode(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -31,18 +36,35 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, limit int64) error 
 			return problem.ErrUnsupportedType
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return problem.ErrTooLarge
+		}
+		return problem.Validation(problem.FieldError{Field: "", Message: "body could not be read"})
+	}
+	return Unmarshal(raw, dst)
+}
+
+// Unmarshal decodes raw as Decode does its body: one JSON value, no unknown
+// fields, valid UTF-8, no NUL in any string. The error is a *problem.Problem.
+func Unmarshal(raw []byte, dst any) error {
+	if !utf8.Valid(raw) {
+		// encoding/json would silently turn invalid bytes into U+FFFD; a
+		// client that sent them deserves to know instead.
+		return problem.Validation(problem.FieldError{Field: "", Message: "body must be valid UTF-8"})
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return translate(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return problem.ErrTooLarge
-		}
 		return problem.Validation(problem.FieldError{Field: "", Message: "body must hold a single JSON object"})
+	}
+	if fields := input.Strings(dst); len(fields) > 0 {
+		return problem.Validation(fields...)
 	}
 	return nil
 }

@@ -6,11 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/shared/problem"
 )
 
-type input struct {
+type testBody struct {
 	Name  string   `json:"name"`
 	Count int      `json:"count"`
 	Tags  []string `json:"tags"`
@@ -33,13 +34,16 @@ func TestDecode(t *testing.T) {
 		{"empty", ``, "application/json", 400, ""},
 		{"two values", `{} {}`, "application/json", 400, ""},
 		{"form content type", `name=a`, "application/x-www-form-urlencoded", 415, ""},
+		{"NUL in a string", `{"name":"a\u0000b"}`, "application/json", 400, "name"},
+		{"NUL in an array item", `{"tags":["ok","\u0000"]}`, "application/json", 400, "tags[1]"},
+		{"invalid UTF-8", "{\"name\":\"a\xffb\"}", "application/json", 400, ""},
 		{"too large", `{"name":"` + strings.Repeat("a", 2000) + `"}`, "application/json", 413, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", tt.ctype)
-			var dst input
+			var dst testBody
 			err := Decode(httptest.NewRecorder(), r, &dst, 1024)
 			if tt.wantStatus == 0 {
 				if err != nil {
@@ -59,4 +63,28 @@ func TestDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzUnmarshal holds the decoder's contract for any testBody: it either fails
+// with a 4xx problem or yields strings that PostgreSQL can store.
+func FuzzUnmarshal(f *testing.F) {
+	for _, s := range []string{`{"name":"a","count":1,"tags":["x"]}`, `{"name":"\u0000"}`, "{\"name\":\"\xff\"}", `[]`, `{"count":1e400}`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var dst testBody
+		err := Unmarshal(raw, &dst)
+		if err != nil {
+			var p *problem.Problem
+			if !errors.As(err, &p) || p.Status >= 500 {
+				t.Fatalf("Unmarshal(%q) = %v, want a 4xx problem", raw, err)
+			}
+			return
+		}
+		for _, s := range append([]string{dst.Name}, dst.Tags...) {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+				t.Fatalf("Unmarshal(%q) accepted %q", raw, s)
+			}
+		}
+	})
 }
