@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
@@ -31,20 +32,26 @@ type checkResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// Register adds GET /healthz and GET /readyz to r.
+// Register adds GET /healthz and GET /readyz to r, the public listener: its
+// readiness answers only whether this process can serve, with no dependency
+// names or errors (those are on the ops address, see OpsHandler).
 func (h *Health) Register(r gin.IRoutes) {
-	r.GET("/healthz", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "service": h.Service, "version": h.Version})
-	})
-	r.GET("/readyz", h.ready)
+	r.GET("/healthz", ginHandler(func(w http.ResponseWriter, _ *http.Request) { h.live(w) }))
+	r.GET("/readyz", ginHandler(func(w http.ResponseWriter, r *http.Request) { h.serveReady(w, r, false) }))
 }
 
-func (h *Health) ready(c *gin.Context) {
+func (h *Health) live(w http.ResponseWriter) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "service": h.Service, "version": h.Version})
+}
+
+// serveReady runs every check; detail adds each check's status and error
+// and the log shipper's figures, for the ops address only.
+func (h *Health) serveReady(w http.ResponseWriter, r *http.Request, detail bool) {
 	timeout := h.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	results := make(map[string]checkResult, len(h.Checks))
 	var mu sync.Mutex
@@ -67,10 +74,19 @@ func (h *Health) ready(c *gin.Context) {
 			status, code = "unready", http.StatusServiceUnavailable
 		}
 	}
-	body := gin.H{"status": status, "service": h.Service, "version": h.Version, "checks": results}
-	if h.Shipper != nil {
-		body["logShipping"] = h.Shipper.Stats()
+	body := map[string]any{"status": status, "service": h.Service, "version": h.Version}
+	if detail {
+		body["checks"] = results
+		if h.Shipper != nil {
+			body["logShipping"] = h.Shipper.Stats()
+		}
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(code, body)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, code, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
 }
