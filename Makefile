@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 MODULES := shared gateway auth-service user-service chat-service e2e
 INFRA := scripts/infra
 
-.PHONY: up down infra test test-unit test-fault bench build vet fmt
+.PHONY: up down infra test test-unit test-fault test-fuzz fuzz bench build vet fmt
 
 ## up: start PostgreSQL, RabbitMQ, Elasticsearch, build and run all four services (Ctrl-C stops them)
 up: infra
@@ -21,25 +21,32 @@ build:
 	@mkdir -p bin
 	@for s in gateway auth-service user-service chat-service; do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
 
-## test: infrastructure + every module's tests with -race, then the fault tests (which stop and kill components) one at a time
-# Every phase runs even when an earlier one fails, so one run reports every failure.
+## test: infrastructure + every module's tests with -race, a short run of every fuzz target, then the fault tests (which stop and kill components) one at a time
+# Every phase runs even when an earlier one fails, so one run reports every
+# failure. Nothing is ever run twice: a test that fails once is a failure.
 test: infra
 	@rc=0; $(MAKE) --no-print-directory test-unit || rc=1; \
+	$(MAKE) --no-print-directory test-fuzz || rc=1; \
 	$(MAKE) --no-print-directory test-fault || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)"; fi; exit $$rc
 
 test-unit:
 	@set -a; source .local/env; set +a; \
 	if [ -f e2e/realtime/js/package-lock.json ]; then (cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
-	failed=""; flaky=""; \
+	failed=""; \
 	for m in $(MODULES); do echo "== $$m"; \
-	  if ! (cd $$m && go test -race -count=1 -timeout 15m ./...); then \
-	    echo "== $$m failed; running it once more to tell a flaky test from a broken one"; \
-	    if (cd $$m && go test -race -count=1 -timeout 15m ./...); then flaky="$$flaky $$m"; else failed="$$failed $$m"; fi; \
-	  fi; \
+	  (cd $$m && go test -race -count=1 -timeout 15m ./...) || failed="$$failed $$m"; \
 	done; \
-	if [ -n "$$flaky" ]; then echo "test-unit: FLAKY (failed once, then passed):$$flaky"; fi; \
 	if [ -n "$$failed" ]; then echo "test-unit: failures in:$$failed"; exit 1; fi
+
+## test-fuzz: every native fuzz target for a few seconds (their seed corpora already ran in test-unit)
+test-fuzz:
+	@scripts/fuzz 3s
+
+## fuzz: every fuzz target for FUZZTIME each (default 5m)
+FUZZTIME ?= 5m
+fuzz:
+	@scripts/fuzz $(FUZZTIME)
 
 test-fault:
 	@set -a; source .local/env; set +a; \

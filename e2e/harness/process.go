@@ -19,6 +19,8 @@ import (
 type Process struct {
 	Name string
 	Addr string // host:port it serves HTTP on
+	// OpsAddr is its internal ops address: full /readyz, /metrics, pprof.
+	OpsAddr string
 	bin  string
 	env  []string
 	t    testing.TB
@@ -28,6 +30,9 @@ type Process struct {
 	done chan struct{}
 	log  *lockedBuffer
 }
+
+// OpsURL is the base URL of the instance's internal ops address.
+func (p *Process) OpsURL() string { return "http://" + p.OpsAddr }
 
 // URL is the instance's base HTTP URL.
 func (p *Process) URL() string { return "http://" + p.Addr }
@@ -144,8 +149,12 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// newProcess prepares an instance serving on addr, with an ops address of
+// its own so that several instances of one service can run side by side.
 func newProcess(t testing.TB, binDir, name, addr string, env []string) *Process {
-	return &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, serviceOf(name)), env: env, t: t, log: &lockedBuffer{}}
+	ops := freeAddr(t)
+	env = append([]string{"OPS_ADDR=" + ops}, env...)
+	return &Process{Name: name, Addr: addr, OpsAddr: ops, bin: filepath.Join(binDir, serviceOf(name)), env: env, t: t, log: &lockedBuffer{}}
 }
 
 // serviceOf maps an instance name such as "chat-service-2" to its binary.
