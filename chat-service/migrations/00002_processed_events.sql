@@ -1,6 +1,6 @@
 -- +goose Up
 -- +goose StatementBegin
--- rabbit.ProcessedSchema from shared/rabbit, verbatim (a test keeps them
+-- outbox.ProcessedSchema from shared/outbox, verbatim (a test keeps them
 -- equal): the event ids consumers have applied, recorded in the same
 -- transaction as the side effect.
 CREATE TABLE IF NOT EXISTS processed_events (

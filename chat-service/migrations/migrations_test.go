@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/parleychat/parley/shared/outbox"
-	"github.com/parleychat/parley/shared/rabbit"
 )
 
 // The shared schemas are copied into SQL files (goose reads files); these
@@ -16,7 +15,7 @@ func TestSharedSchemasAreIncludedVerbatim(t *testing.T) {
 		file, schema, name string
 	}{
 		{"00001_chat.sql", outbox.Schema, "outbox.Schema"},
-		{"00002_processed_events.sql", rabbit.ProcessedSchema, "rabbit.ProcessedSchema"},
+		{"00002_processed_events.sql", outbox.ProcessedSchema, "outbox.ProcessedSchema"},
 	}
 	for _, tc := range cases {
 		raw, err := fs.ReadFile(FS(), tc.file)

@@ -26,11 +26,13 @@
 // backoff) so it never blocks the events behind it; after MaxAttempts, or at
 // once when it is malformed, it goes to the parley.dead-letter exchange and
 // from there to <queue>.dead for a person to inspect. Idempotency is the
-// handler's job, with ProcessOnce recording the event id in the same
+// handler's job, with outbox.ProcessOnce recording the event id in the same
 // database transaction as the side effect.
 //
-// Gateways use NewExclusiveConsumer instead: a private, auto-deleted queue
-// per instance, re-declared and re-bound after every reconnect.
+// Gateways use NewInstanceConsumer instead: a durable queue private to one
+// running instance, with an expiry so it outlives a dropped connection, and
+// re-attached (or, when it was lost, created again and reported) after
+// every reconnect.
 //
 // The topology is documented in infra/rabbitmq/topology.md.
 package rabbit

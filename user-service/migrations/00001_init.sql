@@ -21,7 +21,7 @@ CREATE INDEX profiles_username_search ON profiles ((lower(username)) COLLATE "C"
 -- whatever the database collation.
 CREATE INDEX profiles_display_name_prefix ON profiles ((lower(display_name)) text_pattern_ops);
 
--- Idempotent consumers (shared/rabbit.ProcessedSchema).
+-- Idempotent consumers (shared/outbox.ProcessedSchema).
 CREATE TABLE processed_events (
     consumer     TEXT NOT NULL,
     event_id     TEXT NOT NULL,

@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
-	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/outbox"
 )
 
 // KnownUsers reports which ids the user replica holds.
@@ -35,10 +35,10 @@ func (s *Store) UpsertUser(ctx context.Context, u chat.User) (changed bool, err 
 }
 
 // ApplyUserEvent upserts u at most once per event id, recording eventID for
-// consumer in the same transaction (rabbit.ProcessOnce). applied is false
+// consumer in the same transaction (outbox.ProcessOnce). applied is false
 // for a duplicate.
 func (s *Store) ApplyUserEvent(ctx context.Context, consumer, eventID string, u chat.User) (applied bool, err error) {
-	return rabbit.ProcessOnce(ctx, s.pool, consumer, eventID, func(tx pgx.Tx) error {
+	return outbox.ProcessOnce(ctx, s.pool, consumer, eventID, func(tx pgx.Tx) error {
 		_, err := upsertUser(ctx, tx, u)
 		return err
 	})
@@ -46,7 +46,7 @@ func (s *Store) ApplyUserEvent(ctx context.Context, consumer, eventID string, u 
 
 // PruneProcessed forgets consumed event ids older than olderThan.
 func (s *Store) PruneProcessed(ctx context.Context, olderThan time.Duration) (int64, error) {
-	return rabbit.PruneProcessed(ctx, s.pool, olderThan)
+	return outbox.PruneProcessed(ctx, s.pool, olderThan)
 }
 
 func upsertUser(ctx context.Context, db querier, u chat.User) (bool, error) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/outbox"
-	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/user-service/internal/users"
 )
 
@@ -45,7 +44,7 @@ func scanProfile(row pgx.Row) (users.Profile, error) {
 // changes nothing.
 func (s *Store) CreateProfile(ctx context.Context, consumer, eventID string, p users.NewProfile) (bool, error) {
 	created := false
-	_, err := rabbit.ProcessOnce(ctx, s.pool, consumer, eventID, func(tx pgx.Tx) error {
+	_, err := outbox.ProcessOnce(ctx, s.pool, consumer, eventID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO profiles (user_id, username, display_name, created_at, updated_at)
 			VALUES ($1, $2, $2, $3, $3) ON CONFLICT (user_id) DO NOTHING`, p.UserID, p.Username, p.CreatedAt)
 		created = tag.RowsAffected() == 1
@@ -163,5 +162,5 @@ func likePrefix(s string) string {
 
 // PruneProcessed forgets processed event ids older than olderThan.
 func (s *Store) PruneProcessed(ctx context.Context, olderThan time.Duration) (int64, error) {
-	return rabbit.PruneProcessed(ctx, s.pool, olderThan)
+	return outbox.PruneProcessed(ctx, s.pool, olderThan)
 }

@@ -1,4 +1,4 @@
-package rabbit
+package outbox
 
 import (
 	"context"
@@ -9,8 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ProcessedSchema creates the table that makes consumers idempotent.
-// Consuming services include it in a migration.
+// ProcessedSchema creates the inbox table that makes consumers idempotent:
+// the ids of the events each consumer has applied. Consuming services
+// include it in a migration, as they include Schema.
 const ProcessedSchema = `
 CREATE TABLE IF NOT EXISTS processed_events (
     consumer     TEXT NOT NULL,
