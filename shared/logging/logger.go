@@ -65,7 +65,7 @@ func New(cfg Config) (*Logging, error) {
 	zerolog.DurationFieldInteger = true
 	zerolog.DurationFieldUnit = time.Nanosecond // ECS event.duration is in nanoseconds
 	zerolog.ErrorStackFieldName = "error.stack_trace"
-	l := ecszerolog.New(out, ecszerolog.Level(cfg.Level)).With().
+	l := ecszerolog.New(uniqueKeys{next: out}, ecszerolog.Level(cfg.Level)).With().
 		Str("service.name", cfg.Service).
 		Str("service.version", cfg.Version).
 		Logger()

@@ -33,13 +33,20 @@ type ShipperConfig struct {
 
 // ShipperStats is a snapshot of a Shipper's counters.
 type ShipperStats struct {
-	Queued    int    `json:"queued"`  // waiting in the queue now
-	Shipped   int64  `json:"shipped"` // indexed by Elasticsearch
-	Dropped   int64  `json:"dropped"` // refused because the queue was full
-	Failed    int64  `json:"failed"`  // rejected by Elasticsearch (e.g. mapping errors)
-	Healthy   bool   `json:"healthy"` // last bulk request succeeded
+	Queued  int   `json:"queued"`  // waiting in the queue now
+	Shipped int64 `json:"shipped"` // indexed by Elasticsearch
+	Dropped int64 `json:"dropped"` // refused because the queue was full
+	Failed  int64 `json:"failed"`  // rejected by Elasticsearch (e.g. mapping errors)
+	// Healthy is false while Elasticsearch is unreachable and for
+	// RejectedUnhealthyFor after any record was refused (a mapping clash
+	// loses records as surely as an outage does).
+	Healthy   bool   `json:"healthy"`
 	LastError string `json:"lastError,omitempty"`
 }
+
+// RejectedUnhealthyFor is how long the shipper reports itself unhealthy
+// after Elasticsearch refused a record.
+const RejectedUnhealthyFor = 5 * time.Minute
 
 // Shipper sends log records to Elasticsearch. Write never blocks: records go
 // into a bounded queue; one goroutine feeds them to an olivere BulkProcessor,
@@ -57,6 +64,7 @@ type Shipper struct {
 
 	accepted, shipped, dropped, failed atomic.Int64
 	healthy                            atomic.Bool
+	lastRejected                       atomic.Int64 // unix nanos of the last refused record
 	lastErr                            atomic.Value // string
 	templateOK                         atomic.Bool
 }
@@ -156,6 +164,9 @@ func (s *Shipper) after(_ int64, reqs []elastic.BulkableRequest, res *elastic.Bu
 	failed := res.Failed()
 	s.failed.Add(int64(len(failed)))
 	s.shipped.Add(int64(len(reqs) - len(failed)))
+	if len(failed) > 0 {
+		s.lastRejected.Store(time.Now().UnixNano())
+	}
 	if len(failed) > 0 && failed[0].Error != nil {
 		// A rejected record (e.g. a field whose type clashes with the
 		// mapping) is not retried; say why so the clash can be fixed.
@@ -175,7 +186,7 @@ func (s *Shipper) Stats() ShipperStats {
 		Shipped:   s.shipped.Load(),
 		Dropped:   s.dropped.Load(),
 		Failed:    s.failed.Load(),
-		Healthy:   s.healthy.Load(),
+		Healthy:   s.healthy.Load() && time.Since(time.Unix(0, s.lastRejected.Load())) > RejectedUnhealthyFor,
 		LastError: s.lastErr.Load().(string),
 	}
 }
