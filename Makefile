@@ -9,8 +9,9 @@ INFRA := scripts/infra
 up: infra
 	@scripts/run
 
-## down: stop the infrastructure (data kept under .local/)
+## down: stop Prometheus and the infrastructure (data kept under .local/)
 down:
+	@scripts/prometheus down
 	@$(INFRA) down
 
 infra:

@@ -21,9 +21,9 @@ type Process struct {
 	Addr string // host:port it serves HTTP on
 	// OpsAddr is its internal ops address: full /readyz, /metrics, pprof.
 	OpsAddr string
-	bin  string
-	env  []string
-	t    testing.TB
+	bin     string
+	env     []string
+	t       testing.TB
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -36,6 +36,17 @@ func (p *Process) OpsURL() string { return "http://" + p.OpsAddr }
 
 // URL is the instance's base HTTP URL.
 func (p *Process) URL() string { return "http://" + p.Addr }
+
+// Pid is the operating-system process id of the running instance (0 before
+// it is started), for readers of /proc such as the benchmarks.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Start launches the binary and waits until /readyz answers 200.
 func (p *Process) Start() {
@@ -139,7 +150,8 @@ func (p *Process) signal(sig syscall.Signal, wait time.Duration) {
 // Output returns the tail of what the process printed.
 func (p *Process) Output() string { return p.log.tail(8000) }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback address with a port free at the moment.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,7 +164,7 @@ func freeAddr(t testing.TB) string {
 // newProcess prepares an instance serving on addr, with an ops address of
 // its own so that several instances of one service can run side by side.
 func newProcess(t testing.TB, binDir, name, addr string, env []string) *Process {
-	ops := freeAddr(t)
+	ops := FreeAddr(t)
 	env = append([]string{"OPS_ADDR=" + ops}, env...)
 	return &Process{Name: name, Addr: addr, OpsAddr: ops, bin: filepath.Join(binDir, serviceOf(name)), env: env, t: t, log: &lockedBuffer{}}
 }

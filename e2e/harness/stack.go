@@ -82,18 +82,18 @@ func Start(t testing.TB, opts Options) *Stack {
 		env := append(append([]string{}, common...), extra...)
 		return append(env, opts.Env[serviceOf(name)]...)
 	}
-	authAddr, usersAddr := freeAddr(t), freeAddr(t)
+	authAddr, usersAddr := FreeAddr(t), FreeAddr(t)
 	s.Auth = newProcess(t, bin, "auth-service", authAddr, with("auth-service",
 		"HTTP_ADDR="+authAddr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey))
 	s.Users = newProcess(t, bin, "user-service", usersAddr, with("user-service",
 		"HTTP_ADDR="+usersAddr, "DATABASE_URL="+s.DBURL["user-service"]))
 	for i := 0; i < opts.Chats; i++ {
-		addr := freeAddr(t)
+		addr := FreeAddr(t)
 		s.Chats = append(s.Chats, newProcess(t, bin, fmt.Sprintf("chat-service-%d", i+1), addr, with("chat-service",
 			"HTTP_ADDR="+addr, "DATABASE_URL="+s.DBURL["chat-service"])))
 	}
 	for i := 0; i < opts.Gateways; i++ {
-		addr := freeAddr(t)
+		addr := FreeAddr(t)
 		chat := s.Chats[i%len(s.Chats)]
 		s.Gateways = append(s.Gateways, newProcess(t, bin, fmt.Sprintf("gateway-%d", i+1), addr, with("gateway",
 			"HTTP_ADDR="+addr,
