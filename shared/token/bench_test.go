@@ -1,24 +1,27 @@
-package token
+package token_test
 
 import (
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 // BenchmarkVerifyAndMint is the gateway's per-request token cost: verify the
 // user's session token, then mint the internal token for the service call.
 func BenchmarkVerifyAndMint(b *testing.B) {
-	authKey, gwKey := newKey(b), newKey(b)
-	session := mustSign(b)(mustSigner(b, authKey, IssuerAuth).Session("user-1", "sess-1", SessionTTL))
-	v := mustVerifier(b, mustKeySet(b, authKey), IssuerAuth, AudienceGateway)
-	gw := mustSigner(b, gwKey, IssuerGateway)
+	authKey, gwKey := tokentest.NewKey(b), tokentest.NewKey(b)
+	session := tokentest.Must(b)(tokentest.Signer(b, authKey, token.IssuerAuth).Session("user-1", "sess-1", token.SessionTTL))
+	v := tokentest.Verifier(b, tokentest.KeySet(b, authKey), token.IssuerAuth, token.AudienceGateway)
+	gw := tokentest.Signer(b, gwKey, token.IssuerGateway)
 	b.ReportAllocs()
 	for b.Loop() {
 		c, err := v.Verify(session)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := gw.Internal(c.Subject, AudienceChat, 30*time.Second); err != nil {
+		if _, err := gw.Internal(c.Subject, token.AudienceChat, 30*time.Second); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -26,9 +29,9 @@ func BenchmarkVerifyAndMint(b *testing.B) {
 
 // BenchmarkVerify is a service's per-request cost of checking an internal token.
 func BenchmarkVerify(b *testing.B) {
-	gwKey := newKey(b)
-	raw := mustSign(b)(mustSigner(b, gwKey, IssuerGateway).Internal("user-1", AudienceChat, MaxInternalTTL))
-	v := mustVerifier(b, mustKeySet(b, gwKey), IssuerGateway, AudienceChat)
+	gwKey := tokentest.NewKey(b)
+	raw := tokentest.Must(b)(tokentest.Signer(b, gwKey, token.IssuerGateway).Internal("user-1", token.AudienceChat, token.MaxInternalTTL))
+	v := tokentest.Verifier(b, tokentest.KeySet(b, gwKey), token.IssuerGateway, token.AudienceChat)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Verify(raw); err != nil {
@@ -39,10 +42,10 @@ func BenchmarkVerify(b *testing.B) {
 
 // BenchmarkSign is the cost of minting one internal token.
 func BenchmarkSign(b *testing.B) {
-	gw := mustSigner(b, newKey(b), IssuerGateway)
+	gw := tokentest.Signer(b, tokentest.NewKey(b), token.IssuerGateway)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := gw.Internal("user-1", AudienceChat, 30*time.Second); err != nil {
+		if _, err := gw.Internal("user-1", token.AudienceChat, 30*time.Second); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package token
+package token_test
 
 import (
 	"crypto/ecdsa"
@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 // Test vectors from RFC 8410 §10.1 and §10.3: one key pair in both forms.
@@ -26,21 +29,21 @@ func TestKeyIDMatchesRFC8037Thumbprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := KeyID(x), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+	if got, want := token.KeyID(x), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
 		t.Errorf("KeyID = %q, want %q", got, want)
 	}
 }
 
 func TestParsePrivateKeyPEMMatchesPublicKey(t *testing.T) {
-	priv, err := ParsePrivateKeyPEM([]byte(rfc8410Private))
+	priv, err := token.ParsePrivateKeyPEM([]byte(rfc8410Private))
 	if err != nil {
 		t.Fatalf("ParsePrivateKeyPEM: %v", err)
 	}
-	ks, err := ParseKeySetPEM([]byte(rfc8410Public))
+	ks, err := token.ParseKeySetPEM([]byte(rfc8410Public))
 	if err != nil {
 		t.Fatalf("ParseKeySetPEM: %v", err)
 	}
-	if got, want := ks.KeyIDs(), []string{KeyID(pubOf(priv))}; !slices.Equal(got, want) {
+	if got, want := ks.KeyIDs(), []string{token.KeyID(tokentest.Public(priv))}; !slices.Equal(got, want) {
 		t.Errorf("public key's kids = %v, want the private key's %v", got, want)
 	}
 }
@@ -57,18 +60,18 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 
 func TestLoadKeySet(t *testing.T) {
 	dir := t.TempDir()
-	oldKey, newKeyPriv := newKey(t), newKey(t)
+	oldKey, newKeyPriv := tokentest.NewKey(t), tokentest.NewKey(t)
 	privDER, err := x509.MarshalPKCS8PrivateKey(oldKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pubDER, err := x509.MarshalPKIXPublicKey(pubOf(newKeyPriv))
+	pubDER, err := x509.MarshalPKIXPublicKey(tokentest.Public(newKeyPriv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldPath := writePEM(t, dir, "old-private.pem", "PRIVATE KEY", privDER)
 	newPath := writePEM(t, dir, "new-public.pem", "PUBLIC KEY", pubDER)
-	oldPubPath := writePEM(t, dir, "old-public.pem", "PUBLIC KEY", mustPKIX(t, pubOf(oldKey)))
+	oldPubPath := writePEM(t, dir, "old-public.pem", "PUBLIC KEY", mustPKIX(t, tokentest.Public(oldKey)))
 	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +85,7 @@ func TestLoadKeySet(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	oldKID, newKID := KeyID(pubOf(oldKey)), KeyID(pubOf(newKeyPriv))
+	oldKID, newKID := token.KeyID(tokentest.Public(oldKey)), token.KeyID(tokentest.Public(newKeyPriv))
 	tests := []struct {
 		name    string
 		list    string
@@ -101,7 +104,7 @@ func TestLoadKeySet(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ks, err := ParseKeyList(tc.list)
+			ks, err := token.ParseKeyList(tc.list)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("ParseKeyList(%q) = %v, want an error", tc.list, ks.KeyIDs())
@@ -137,7 +140,7 @@ func TestParsePrivateKeyPEMRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ParsePrivateKeyPEM([]byte(tc.pem)); err == nil {
+			if _, err := token.ParsePrivateKeyPEM([]byte(tc.pem)); err == nil {
 				t.Errorf("ParsePrivateKeyPEM(%q) succeeded, want an error", tc.name)
 			}
 		})
@@ -145,10 +148,10 @@ func TestParsePrivateKeyPEMRejects(t *testing.T) {
 }
 
 func TestNewKeySetRejects(t *testing.T) {
-	if _, err := NewKeySet(); err == nil {
+	if _, err := token.NewKeySet(); err == nil {
 		t.Error("NewKeySet() succeeded, want an error for an empty set")
 	}
-	if _, err := NewKeySet(ed25519.PublicKey{1, 2, 3}); err == nil {
+	if _, err := token.NewKeySet(ed25519.PublicKey{1, 2, 3}); err == nil {
 		t.Error("NewKeySet(3 bytes) succeeded, want an error")
 	}
 }
@@ -170,15 +173,15 @@ func TestOpenSSLKeys(t *testing.T) {
 			t.Fatalf("openssl %v: %v\n%s", args, err, out)
 		}
 	}
-	key, err := LoadPrivateKey(priv)
+	key, err := token.LoadPrivateKey(priv)
 	if err != nil {
 		t.Fatalf("LoadPrivateKey: %v", err)
 	}
-	ks, err := LoadKeySet(pub)
+	ks, err := token.LoadKeySet(pub)
 	if err != nil {
 		t.Fatalf("LoadKeySet: %v", err)
 	}
-	if got, want := ks.KeyIDs(), []string{KeyID(pubOf(key))}; !slices.Equal(got, want) {
+	if got, want := ks.KeyIDs(), []string{token.KeyID(tokentest.Public(key))}; !slices.Equal(got, want) {
 		t.Errorf("KeyIDs = %v, want %v", got, want)
 	}
 }

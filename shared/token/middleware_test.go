@@ -1,4 +1,4 @@
-package token
+package token_test
 
 import (
 	"encoding/json"
@@ -11,17 +11,20 @@ import (
 
 	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/problem"
+
+	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 func TestRequireInternal(t *testing.T) {
 	gin.SetMode(gin.TestMode)
-	authKey, gwKey := newKey(t), newKey(t)
-	auth, gw := mustSigner(t, authKey, IssuerAuth), mustSigner(t, gwKey, IssuerGateway)
+	authKey, gwKey := tokentest.NewKey(t), tokentest.NewKey(t)
+	auth, gw := tokentest.Signer(t, authKey, token.IssuerAuth), tokentest.Signer(t, gwKey, token.IssuerGateway)
 	// The service trusts both keys so the session-token row is refused by
 	// iss/aud, not merely by an unknown kid.
-	v := mustVerifier(t, mustKeySet(t, gwKey, authKey), IssuerGateway, AudienceUsers)
+	v := tokentest.Verifier(t, tokentest.KeySet(t, gwKey, authKey), token.IssuerGateway, token.AudienceUsers)
 
-	internal := mustSign(t)(gw.Internal("user-1", AudienceUsers, 30*time.Second))
+	internal := tokentest.Must(t)(gw.Internal("user-1", token.AudienceUsers, 30*time.Second))
 	tests := []struct {
 		name       string
 		header     http.Header
@@ -35,8 +38,8 @@ func TestRequireInternal(t *testing.T) {
 		{"identity header alone", http.Header{"X-User-Id": {"user-1"}}, http.StatusUnauthorized, ""},
 		{"empty bearer", http.Header{"Authorization": {"Bearer "}}, http.StatusUnauthorized, ""},
 		{"basic scheme", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, http.StatusUnauthorized, ""},
-		{"session token sent to a service", http.Header{"Authorization": {"Bearer " + mustSign(t)(auth.Session("user-1", "sess-1", SessionTTL))}}, http.StatusUnauthorized, ""},
-		{"internal token for chat-service", http.Header{"Authorization": {"Bearer " + mustSign(t)(gw.Internal("user-1", AudienceChat, 30*time.Second))}}, http.StatusUnauthorized, ""},
+		{"session token sent to a service", http.Header{"Authorization": {"Bearer " + tokentest.Must(t)(auth.Session("user-1", "sess-1", token.SessionTTL))}}, http.StatusUnauthorized, ""},
+		{"internal token for chat-service", http.Header{"Authorization": {"Bearer " + tokentest.Must(t)(gw.Internal("user-1", token.AudienceChat, 30*time.Second))}}, http.StatusUnauthorized, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,14 +47,14 @@ func TestRequireInternal(t *testing.T) {
 			var logged []string
 			r := gin.New()
 			r.Use(func(c *gin.Context) { c.Next(); logged = c.Errors.Errors() })
-			r.Use(RequireInternal(v))
+			r.Use(token.RequireInternal(v))
 			r.GET("/x", func(c *gin.Context) {
 				reached = true
-				claims, ok := FromContext(c.Request.Context())
-				if !ok || claims.Subject != UserID(c.Request.Context()) {
-					t.Errorf("FromContext = %+v, %v; want the claims of %q", claims, ok, UserID(c.Request.Context()))
+				claims, ok := token.FromContext(c.Request.Context())
+				if !ok || claims.Subject != token.UserID(c.Request.Context()) {
+					t.Errorf("FromContext = %+v, %v; want the claims of %q", claims, ok, token.UserID(c.Request.Context()))
 				}
-				c.JSON(http.StatusOK, gin.H{"user": UserID(c.Request.Context()), "logged": c.GetString(logging.UserIDKey)})
+				c.JSON(http.StatusOK, gin.H{"user": token.UserID(c.Request.Context()), "logged": c.GetString(logging.UserIDKey)})
 			})
 			req := httptest.NewRequest(http.MethodGet, "/x", nil)
 			req.Header = tc.header
@@ -92,17 +95,17 @@ func TestRequireInternal(t *testing.T) {
 }
 
 func TestRequireInternalPanicsOnSessionVerifier(t *testing.T) {
-	v := mustVerifier(t, mustKeySet(t, newKey(t)), IssuerAuth, AudienceGateway)
+	v := tokentest.Verifier(t, tokentest.KeySet(t, tokentest.NewKey(t)), token.IssuerAuth, token.AudienceGateway)
 	defer func() {
 		if recover() == nil {
 			t.Error("RequireInternal accepted a session verifier, want a panic")
 		}
 	}()
-	RequireInternal(v)
+	token.RequireInternal(v)
 }
 
 func TestUserIDWithoutClaims(t *testing.T) {
-	if got := UserID(t.Context()); got != "" {
+	if got := token.UserID(t.Context()); got != "" {
 		t.Errorf("UserID(empty context) = %q, want \"\"", got)
 	}
 }

@@ -1,4 +1,4 @@
-package token
+package token_test
 
 import (
 	"encoding/base64"
@@ -11,91 +11,94 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 func TestVerify(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
-	clock := WithClock(func() time.Time { return now })
-	authKey, gwKey, attacker := newKey(t), newKey(t), newKey(t)
-	gwKID, attackerKID := KeyID(pubOf(gwKey)), KeyID(pubOf(attacker))
-	auth, gw := mustSigner(t, authKey, IssuerAuth), mustSigner(t, gwKey, IssuerGateway)
+	clock := token.WithClock(func() time.Time { return now })
+	authKey, gwKey, attacker := tokentest.NewKey(t), tokentest.NewKey(t), tokentest.NewKey(t)
+	gwKID, attackerKID := token.KeyID(tokentest.Public(gwKey)), token.KeyID(tokentest.Public(attacker))
+	auth, gw := tokentest.Signer(t, authKey, token.IssuerAuth), tokentest.Signer(t, gwKey, token.IssuerGateway)
 
-	sessionV := mustVerifier(t, mustKeySet(t, authKey), IssuerAuth, AudienceGateway, clock)
-	usersV := mustVerifier(t, mustKeySet(t, gwKey), IssuerGateway, AudienceUsers, clock)
+	sessionV := tokentest.Verifier(t, tokentest.KeySet(t, authKey), token.IssuerAuth, token.AudienceGateway, clock)
+	usersV := tokentest.Verifier(t, tokentest.KeySet(t, gwKey), token.IssuerGateway, token.AudienceUsers, clock)
 	// A service misconfigured to trust the auth key as well: iss and aud
 	// must still keep session tokens out.
-	usersBothV := mustVerifier(t, mustKeySet(t, gwKey, authKey), IssuerGateway, AudienceUsers, clock)
+	usersBothV := tokentest.Verifier(t, tokentest.KeySet(t, gwKey, authKey), token.IssuerGateway, token.AudienceUsers, clock)
 
-	internal := claimsAt(now, IssuerGateway, AudienceUsers, 30*time.Second)
-	session := claimsAt(now, IssuerAuth, AudienceGateway, SessionTTL)
+	internal := claimsAt(now, token.IssuerGateway, token.AudienceUsers, 30*time.Second)
+	session := claimsAt(now, token.IssuerAuth, token.AudienceGateway, token.SessionTTL)
 	kid := map[string]any{"kid": gwKID}
-	authKID := map[string]any{"kid": KeyID(pubOf(authKey))}
+	authKID := map[string]any{"kid": token.KeyID(tokentest.Public(authKey))}
 	ed := jwt.SigningMethodEdDSA
 	good := forge(t, ed, gwKey, kid, internal)
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(
 		[]byte(`{"iss":"parley-gateway","sub":"admin","aud":"user-service","exp":`+
 			jwtNum(now.Add(30*time.Second))+`,"iat":`+jwtNum(now)+`}`)) + "." + parts[2]
-	attackerJWK := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pubOf(attacker))}
-	lifetime := func(d time.Duration) Claims {
-		return with(internal, func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(d)) })
+	attackerJWK := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(tokentest.Public(attacker))}
+	lifetime := func(d time.Duration) token.Claims {
+		return with(internal, func(c *token.Claims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(d)) })
 	}
 
 	tests := []struct {
 		name    string
-		v       *Verifier
+		v       *token.Verifier
 		raw     string
 		wantErr error // nil: the token must verify
 	}{
-		{"valid session token", sessionV, mustSign(t)(auth.Session("user-1", "sess-1", SessionTTL)), nil},
-		{"valid internal token", usersV, mustSign(t)(gw.Internal("user-1", AudienceUsers, 30*time.Second)), nil},
+		{"valid session token", sessionV, tokentest.Must(t)(auth.Session("user-1", "sess-1", token.SessionTTL)), nil},
+		{"valid internal token", usersV, tokentest.Must(t)(gw.Internal("user-1", token.AudienceUsers, 30*time.Second)), nil},
 		{"forge control: well-formed token verifies", usersV, good, nil},
 
 		{"alg none", usersV, forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, kid, internal), jwt.ErrTokenSignatureInvalid},
-		{"HS256 keyed with the public key", usersV, forge(t, jwt.SigningMethodHS256, []byte(pubOf(gwKey)), kid, internal), jwt.ErrTokenSignatureInvalid},
+		{"HS256 keyed with the public key", usersV, forge(t, jwt.SigningMethodHS256, []byte(tokentest.Public(gwKey)), kid, internal), jwt.ErrTokenSignatureInvalid},
 		{"tampered payload", usersV, tampered, jwt.ErrTokenSignatureInvalid},
 		{"signature stripped", usersV, parts[0] + "." + parts[1] + ".", jwt.ErrTokenSignatureInvalid},
 
 		{"empty", usersV, "", jwt.ErrTokenMalformed},
 		{"two parts", usersV, parts[0] + "." + parts[1], jwt.ErrTokenMalformed},
 		{"garbage base64", usersV, "!!!.@@@.###", jwt.ErrTokenMalformed},
-		{"one byte over the size bound", usersV, good + strings.Repeat("A", MaxTokenBytes-len(good)+1), errTooLong},
-		{"1 MB token", usersV, strings.Repeat("A", 1<<20) + "." + parts[1] + "." + parts[2], errTooLong},
+		{"one byte over the size bound", usersV, good + strings.Repeat("A", token.MaxTokenBytes-len(good)+1), token.ReasonTooLong},
+		{"1 MB token", usersV, strings.Repeat("A", 1<<20) + "." + parts[1] + "." + parts[2], token.ReasonTooLong},
 
-		{"expired within leeway", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) {
+		{"expired within leeway", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) {
 			c.IssuedAt, c.NotBefore, c.ExpiresAt = jwt.NewNumericDate(now.Add(-30*time.Second)), nil, jwt.NewNumericDate(now.Add(-4*time.Second))
 		})), nil},
-		{"expired beyond leeway", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) {
+		{"expired beyond leeway", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) {
 			c.IssuedAt, c.NotBefore, c.ExpiresAt = jwt.NewNumericDate(now.Add(-30*time.Second)), nil, jwt.NewNumericDate(now.Add(-6*time.Second))
 		})), jwt.ErrTokenExpired},
-		{"no exp", sessionV, forge(t, ed, authKey, authKID, with(session, func(c *Claims) { c.ExpiresAt = nil })), jwt.ErrTokenRequiredClaimMissing},
-		{"nbf in the future", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(10 * time.Second)) })), jwt.ErrTokenNotValidYet},
-		{"nbf within leeway", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(4 * time.Second)) })), nil},
-		{"iat in the future", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(10 * time.Second)) })), jwt.ErrTokenUsedBeforeIssued},
+		{"no exp", sessionV, forge(t, ed, authKey, authKID, with(session, func(c *token.Claims) { c.ExpiresAt = nil })), jwt.ErrTokenRequiredClaimMissing},
+		{"nbf in the future", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(10 * time.Second)) })), jwt.ErrTokenNotValidYet},
+		{"nbf within leeway", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(4 * time.Second)) })), nil},
+		{"iat in the future", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(10 * time.Second)) })), jwt.ErrTokenUsedBeforeIssued},
 
-		{"wrong iss", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.Issuer = "parley-evil" })), jwt.ErrTokenInvalidIssuer},
-		{"no iss", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.Issuer = "" })), jwt.ErrTokenRequiredClaimMissing},
-		{"wrong aud", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.Audience = jwt.ClaimStrings{AudienceChat} })), jwt.ErrTokenInvalidAudience},
-		{"aud lists another service too", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.Audience = jwt.ClaimStrings{AudienceUsers, AudienceChat} })), errAudience},
-		{"no sub", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.Subject = "" })), errSubject},
+		{"wrong iss", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.Issuer = "parley-evil" })), jwt.ErrTokenInvalidIssuer},
+		{"no iss", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.Issuer = "" })), jwt.ErrTokenRequiredClaimMissing},
+		{"wrong aud", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.Audience = jwt.ClaimStrings{token.AudienceChat} })), jwt.ErrTokenInvalidAudience},
+		{"aud lists another service too", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.Audience = jwt.ClaimStrings{token.AudienceUsers, token.AudienceChat} })), token.ReasonAudience},
+		{"no sub", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.Subject = "" })), token.ReasonSubject},
 
-		{"unknown kid", usersV, forge(t, ed, gwKey, map[string]any{"kid": "nope"}, internal), errUnknownKID},
-		{"missing kid", usersV, forge(t, ed, gwKey, nil, internal), errNoKID},
-		{"numeric kid", usersV, forge(t, ed, gwKey, map[string]any{"kid": 1}, internal), errNoKID},
-		{"path-injection kid", usersV, forge(t, ed, gwKey, map[string]any{"kid": "../../etc/passwd"}, internal), errUnknownKID},
-		{"attacker jwk with its own kid", usersV, forge(t, ed, attacker, map[string]any{"kid": attackerKID, "jwk": attackerJWK}, internal), errUnknownKID},
+		{"unknown kid", usersV, forge(t, ed, gwKey, map[string]any{"kid": "nope"}, internal), token.ReasonUnknownKID},
+		{"missing kid", usersV, forge(t, ed, gwKey, nil, internal), token.ReasonNoKID},
+		{"numeric kid", usersV, forge(t, ed, gwKey, map[string]any{"kid": 1}, internal), token.ReasonNoKID},
+		{"path-injection kid", usersV, forge(t, ed, gwKey, map[string]any{"kid": "../../etc/passwd"}, internal), token.ReasonUnknownKID},
+		{"attacker jwk with its own kid", usersV, forge(t, ed, attacker, map[string]any{"kid": attackerKID, "jwk": attackerJWK}, internal), token.ReasonUnknownKID},
 		{"attacker jwk claiming the real kid", usersV, forge(t, ed, attacker, map[string]any{"kid": gwKID, "jwk": attackerJWK}, internal), jwt.ErrTokenSignatureInvalid},
-		{"crit header", usersV, forge(t, ed, gwKey, map[string]any{"kid": gwKID, "crit": []string{"exp"}}, internal), errCrit},
+		{"crit header", usersV, forge(t, ed, gwKey, map[string]any{"kid": gwKID, "crit": []string{"exp"}}, internal), token.ReasonCrit},
 
-		{"internal lifetime 65 s is within leeway", usersV, forge(t, ed, gwKey, kid, lifetime(MaxInternalTTL+DefaultLeeway)), nil},
-		{"internal lifetime 66 s", usersV, forge(t, ed, gwKey, kid, lifetime(MaxInternalTTL+DefaultLeeway+time.Second)), errLifetime},
-		{"internal lifetime 1 h", usersV, forge(t, ed, gwKey, kid, lifetime(time.Hour)), errLifetime},
-		{"internal token without iat", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *Claims) { c.IssuedAt = nil })), errNoIAT},
+		{"internal lifetime 65 s is within leeway", usersV, forge(t, ed, gwKey, kid, lifetime(token.MaxInternalTTL+token.DefaultLeeway)), nil},
+		{"internal lifetime 66 s", usersV, forge(t, ed, gwKey, kid, lifetime(token.MaxInternalTTL+token.DefaultLeeway+time.Second)), token.ReasonLifetime},
+		{"internal lifetime 1 h", usersV, forge(t, ed, gwKey, kid, lifetime(time.Hour)), token.ReasonLifetime},
+		{"internal token without iat", usersV, forge(t, ed, gwKey, kid, with(internal, func(c *token.Claims) { c.IssuedAt = nil })), token.ReasonNoIAT},
 
-		{"session token sent to a service", usersV, mustSign(t)(auth.Session("user-1", "sess-1", SessionTTL)), errUnknownKID},
-		{"session token to a service trusting the auth key", usersBothV, mustSign(t)(auth.Session("user-1", "sess-1", SessionTTL)), jwt.ErrTokenInvalidIssuer},
-		{"internal token for chat-service sent to user-service", usersV, mustSign(t)(gw.Internal("user-1", AudienceChat, 30*time.Second)), jwt.ErrTokenInvalidAudience},
-		{"internal token sent to the gateway's session verifier", sessionV, good, errUnknownKID},
+		{"session token sent to a service", usersV, tokentest.Must(t)(auth.Session("user-1", "sess-1", token.SessionTTL)), token.ReasonUnknownKID},
+		{"session token to a service trusting the auth key", usersBothV, tokentest.Must(t)(auth.Session("user-1", "sess-1", token.SessionTTL)), jwt.ErrTokenInvalidIssuer},
+		{"internal token for chat-service sent to user-service", usersV, tokentest.Must(t)(gw.Internal("user-1", token.AudienceChat, 30*time.Second)), jwt.ErrTokenInvalidAudience},
+		{"internal token sent to the gateway's session verifier", sessionV, good, token.ReasonUnknownKID},
 	}
 	// For alg confusion the key type would also refuse the token, so these
 	// rows pin that the algorithm check is what did.
@@ -118,7 +121,7 @@ func TestVerify(t *testing.T) {
 			if c != nil {
 				t.Errorf("claims = %+v, want nil", c)
 			}
-			if !errors.Is(err, ErrInvalid) || !errors.Is(err, tc.wantErr) {
+			if !errors.Is(err, token.ErrInvalid) || !errors.Is(err, tc.wantErr) {
 				t.Errorf("err = %v, want ErrInvalid wrapping %v", err, tc.wantErr)
 			}
 			if msg := wantMsg[tc.name]; err != nil && !strings.Contains(err.Error(), msg) {
@@ -142,13 +145,13 @@ func TestVerifyNeverFetchesKeyURLs(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	gwKey, attacker := newKey(t), newKey(t)
-	v := mustVerifier(t, mustKeySet(t, gwKey), IssuerGateway, AudienceUsers)
-	header := map[string]any{"kid": KeyID(pubOf(attacker)), "jku": srv.URL, "x5u": srv.URL, "x5c": []string{"MIIB"}}
-	raw := forge(t, jwt.SigningMethodEdDSA, attacker, header, claimsAt(time.Now(), IssuerGateway, AudienceUsers, 30*time.Second))
+	gwKey, attacker := tokentest.NewKey(t), tokentest.NewKey(t)
+	v := tokentest.Verifier(t, tokentest.KeySet(t, gwKey), token.IssuerGateway, token.AudienceUsers)
+	header := map[string]any{"kid": token.KeyID(tokentest.Public(attacker)), "jku": srv.URL, "x5u": srv.URL, "x5c": []string{"MIIB"}}
+	raw := forge(t, jwt.SigningMethodEdDSA, attacker, header, claimsAt(time.Now(), token.IssuerGateway, token.AudienceUsers, 30*time.Second))
 
-	if _, err := v.Verify(raw); !errors.Is(err, errUnknownKID) {
-		t.Errorf("err = %v, want %v", err, errUnknownKID)
+	if _, err := v.Verify(raw); !errors.Is(err, token.ReasonUnknownKID) {
+		t.Errorf("err = %v, want %v", err, token.ReasonUnknownKID)
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("key URL fetched %d times, want 0", n)
@@ -156,20 +159,20 @@ func TestVerifyNeverFetchesKeyURLs(t *testing.T) {
 }
 
 func TestKeyRotation(t *testing.T) {
-	oldKey, newK := newKey(t), newKey(t)
-	raw := mustSign(t)(mustSigner(t, oldKey, IssuerGateway).Internal("user-1", AudienceChat, 30*time.Second))
+	oldKey, newK := tokentest.NewKey(t), tokentest.NewKey(t)
+	raw := tokentest.Must(t)(tokentest.Signer(t, oldKey, token.IssuerGateway).Internal("user-1", token.AudienceChat, 30*time.Second))
 
 	tests := []struct {
 		name    string
-		keys    *KeySet
+		keys    *token.KeySet
 		wantErr error
 	}{
-		{"old and new keys trusted", mustKeySet(t, oldKey, newK), nil},
-		{"old key retired", mustKeySet(t, newK), errUnknownKID},
+		{"old and new keys trusted", tokentest.KeySet(t, oldKey, newK), nil},
+		{"old key retired", tokentest.KeySet(t, newK), token.ReasonUnknownKID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := mustVerifier(t, tc.keys, IssuerGateway, AudienceChat).Verify(raw)
+			_, err := tokentest.Verifier(t, tc.keys, token.IssuerGateway, token.AudienceChat).Verify(raw)
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -178,23 +181,23 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func TestNewVerifierRejects(t *testing.T) {
-	ks := mustKeySet(t, newKey(t))
+	ks := tokentest.KeySet(t, tokentest.NewKey(t))
 	tests := []struct {
 		name             string
-		keys             *KeySet
+		keys             *token.KeySet
 		issuer, audience string
-		opts             []VerifierOption
+		opts             []token.VerifierOption
 	}{
-		{"nil keys", nil, IssuerGateway, AudienceUsers, nil},
-		{"no issuer", ks, "", AudienceUsers, nil},
-		{"no audience", ks, IssuerGateway, "", nil},
-		{"negative leeway", ks, IssuerGateway, AudienceUsers, []VerifierOption{WithLeeway(-time.Second)}},
-		{"internal bound lifted", ks, IssuerGateway, AudienceUsers, []VerifierOption{WithMaxLifetime(0)}},
-		{"internal bound raised", ks, IssuerGateway, AudienceUsers, []VerifierOption{WithMaxLifetime(2 * MaxInternalTTL)}},
+		{"nil keys", nil, token.IssuerGateway, token.AudienceUsers, nil},
+		{"no issuer", ks, "", token.AudienceUsers, nil},
+		{"no audience", ks, token.IssuerGateway, "", nil},
+		{"negative leeway", ks, token.IssuerGateway, token.AudienceUsers, []token.VerifierOption{token.WithLeeway(-time.Second)}},
+		{"internal bound lifted", ks, token.IssuerGateway, token.AudienceUsers, []token.VerifierOption{token.WithMaxLifetime(0)}},
+		{"internal bound raised", ks, token.IssuerGateway, token.AudienceUsers, []token.VerifierOption{token.WithMaxLifetime(2 * token.MaxInternalTTL)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewVerifier(tc.keys, tc.issuer, tc.audience, tc.opts...); err == nil {
+			if _, err := token.NewVerifier(tc.keys, tc.issuer, tc.audience, tc.opts...); err == nil {
 				t.Error("NewVerifier succeeded, want an error")
 			}
 		})

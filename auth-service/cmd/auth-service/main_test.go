@@ -18,8 +18,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
-	"github.com/parleychat/parley/auth-service/internal/pgtest"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -47,7 +47,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	if amqpURL == "" {
 		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env` first")
 	}
-	dbURL := pgtest.NewURL(t)
+	dbURL := pgtest.NewURL(t, "auth_test")
 	dir := t.TempDir()
 	_, gwKey, _ := ed25519.GenerateKey(nil)
 	_, sessKey, _ := ed25519.GenerateKey(nil)

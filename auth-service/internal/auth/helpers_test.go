@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -14,10 +13,12 @@ import (
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
 	"github.com/parleychat/parley/auth-service/internal/password"
-	"github.com/parleychat/parley/auth-service/internal/pgtest"
 	"github.com/parleychat/parley/auth-service/internal/postgres"
 	"github.com/parleychat/parley/auth-service/internal/sessiontoken"
+	"github.com/parleychat/parley/auth-service/migrations"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 // cheap argon2id parameters: these tests are about the use cases, not the
@@ -79,21 +80,11 @@ func newFixture(t *testing.T, edit func(*auth.Config)) *fixture {
 
 func newFixtureWithIssuer(t *testing.T, edit func(*auth.Config), issuer auth.AccessIssuer) *fixture {
 	t.Helper()
-	pool := pgtest.New(t)
+	pool := pgtest.New(t, "auth_test", migrations.FS)
 	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := token.NewSigner(priv, token.IssuerAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, _ := token.NewKeySet(priv.Public().(ed25519.PublicKey))
-	verifier, err := token.NewVerifier(ks, token.IssuerAuth, token.AudienceGateway, token.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions := tokentest.NewIssuer(t, token.IssuerAuth)
+	signer := sessions.Signer
+	verifier := sessions.Verifier(t, token.AudienceGateway, token.WithClock(clk.Now))
 	if issuer == nil {
 		issuer = sessiontoken.New(signer)
 	}

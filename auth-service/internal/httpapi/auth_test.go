@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"crypto/ed25519"
 	"maps"
 	"net/http"
 	"reflect"
@@ -15,6 +14,7 @@ import (
 	"github.com/parleychat/parley/auth-service/internal/auth"
 	"github.com/parleychat/parley/auth-service/internal/password"
 	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -52,8 +52,7 @@ func TestEveryRouteRequiresTheGatewaysInternalToken(t *testing.T) {
 		}
 		return tok
 	}
-	_, strangerKey, _ := ed25519.GenerateKey(nil)
-	stranger, _ := token.NewSigner(strangerKey, token.IssuerGateway)
+	stranger := tokentest.NewIssuer(t, token.IssuerGateway).Signer
 
 	creds := []struct{ name, header string }{
 		{"no Authorization header", ""},

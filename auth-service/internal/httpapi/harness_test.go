@@ -16,10 +16,12 @@ import (
 	"github.com/parleychat/parley/auth-service/internal/auth"
 	"github.com/parleychat/parley/auth-service/internal/httpapi"
 	"github.com/parleychat/parley/auth-service/internal/password"
-	"github.com/parleychat/parley/auth-service/internal/pgtest"
 	"github.com/parleychat/parley/auth-service/internal/postgres"
 	"github.com/parleychat/parley/auth-service/internal/sessiontoken"
+	"github.com/parleychat/parley/auth-service/migrations"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 const goodPassword = "correct horse battery staple"
@@ -35,22 +37,10 @@ type harness struct {
 
 func newHarness(t testing.TB, params password.Params, edit func(*auth.Config)) *harness {
 	t.Helper()
-	pool := pgtest.New(t)
-	gwPub, gwKey, _ := ed25519.GenerateKey(nil)
-	_, authKey, _ := ed25519.GenerateKey(nil)
-	gateway, err := token.NewSigner(gwKey, token.IssuerGateway)
-	if err != nil {
-		t.Fatal(err)
-	}
-	authSigner, err := token.NewSigner(authKey, token.IssuerAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, _ := token.NewKeySet(gwPub)
-	verifier, err := token.NewVerifier(ks, token.IssuerGateway, token.AudienceAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := pgtest.New(t, "auth_test", migrations.FS)
+	gw := tokentest.NewIssuer(t, token.IssuerGateway)
+	gateway, gwKey, authSigner := gw.Signer, gw.Key, tokentest.NewIssuer(t, token.IssuerAuth).Signer
+	verifier := gw.Verifier(t, token.AudienceAuth)
 	hasher, err := password.NewHasher(params, 4)
 	if err != nil {
 		t.Fatal(err)

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
-	"github.com/parleychat/parley/auth-service/internal/pgtest"
 	"github.com/parleychat/parley/auth-service/internal/postgres"
+	"github.com/parleychat/parley/auth-service/migrations"
+	"github.com/parleychat/parley/shared/pgtest"
 )
 
 func TestLimiter(t *testing.T) {
 	ctx := context.Background()
-	l := postgres.NewLimiter(pgtest.New(t))
+	l := postgres.NewLimiter(pgtest.New(t, "auth_test", migrations.FS))
 	window := 15 * time.Minute
 	rule := auth.Rule{Key: "account:a", Limit: 3, Window: window}
 	other := auth.Rule{Key: "ip:192.0.2.1", Limit: 5, Window: window}

@@ -12,10 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
-	"github.com/parleychat/parley/auth-service/internal/pgtest"
 	"github.com/parleychat/parley/auth-service/internal/postgres"
+	"github.com/parleychat/parley/auth-service/migrations"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/outbox"
+	"github.com/parleychat/parley/shared/pgtest"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -54,7 +55,7 @@ func createSession(t *testing.T, s *postgres.Store, userID string, created time.
 
 func TestUsers(t *testing.T) {
 	ctx := context.Background()
-	s := postgres.New(pgtest.New(t))
+	s := postgres.New(pgtest.New(t, "auth_test", migrations.FS))
 	alice := createUser(t, s, "alice", "alice@example.com")
 
 	t.Run("lookups", func(t *testing.T) {
@@ -129,7 +130,7 @@ func TestUsers(t *testing.T) {
 
 func TestSessions(t *testing.T) {
 	ctx := context.Background()
-	s := postgres.New(pgtest.New(t))
+	s := postgres.New(pgtest.New(t, "auth_test", migrations.FS))
 	alice := createUser(t, s, "alice", "alice@example.com")
 	bob := createUser(t, s, "bob", "bob@example.com")
 	a1 := createSession(t, s, alice.ID, t0)
@@ -207,7 +208,7 @@ func TestSessions(t *testing.T) {
 
 func TestRefreshTokens(t *testing.T) {
 	ctx := context.Background()
-	s := postgres.New(pgtest.New(t))
+	s := postgres.New(pgtest.New(t, "auth_test", migrations.FS))
 	u := createUser(t, s, "alice", "alice@example.com")
 	sess := createSession(t, s, u.ID, t0)
 	rt := auth.RefreshToken{Hash: []byte("hash-1-hash-1-hash-1-hash-1-hash"), SessionID: sess.ID, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
@@ -260,7 +261,7 @@ func TestRefreshTokens(t *testing.T) {
 
 func TestInTxRollsBackTheOutbox(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := pgtest.New(t, "auth_test", migrations.FS)
 	s := postgres.New(pool)
 	u := auth.User{ID: newID(t), Username: "alice", Email: "alice@example.com", PasswordHash: "h", CreatedAt: t0}
 	ev, err := events.New(ctx, auth.Source, events.TypeUserRegistered, 1, events.UserRegisteredV1{UserID: u.ID})

@@ -20,10 +20,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
 	"github.com/parleychat/parley/user-service/internal/app"
-	"github.com/parleychat/parley/user-service/internal/pgtest"
 )
 
 func get(t *testing.T, url, bearer string) (int, map[string]any) {
@@ -85,7 +85,7 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 	go func() {
 		done <- app.Run(ctx, app.Options{Version: "test", Ready: func(a net.Addr) { addrc <- a }, Environ: map[string]string{
 			"HTTP_ADDR":            "127.0.0.1:0",
-			"DATABASE_URL":         pgtest.NewURL(t),
+			"DATABASE_URL":         pgtest.NewURL(t, "users_test"),
 			"AMQP_URL":             amqpURL,
 			"INTERNAL_PUBLIC_KEYS": keyFile,
 			"CONSUMER_NAME":        consumer,

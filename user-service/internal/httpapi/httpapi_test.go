@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,11 +16,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 	"github.com/parleychat/parley/user-service/internal/httpapi"
-	"github.com/parleychat/parley/user-service/internal/pgtest"
 	"github.com/parleychat/parley/user-service/internal/postgres"
 	"github.com/parleychat/parley/user-service/internal/users"
+	"github.com/parleychat/parley/user-service/migrations"
 )
 
 // fixture is a router on a throwaway database with real keys: the
@@ -38,21 +38,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
-	ks, err := token.NewKeySet(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := token.NewVerifier(ks, token.IssuerGateway, token.AudienceUsers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{pool: pgtest.New(t)}
+	gw := tokentest.NewIssuer(t, token.IssuerGateway)
+	verifier := gw.Verifier(t, token.AudienceUsers)
+	f := &fixture{pool: pgtest.New(t, "users_test", migrations.FS)}
 	f.store = postgres.New(f.pool)
-	f.gateway, _ = token.NewSigner(priv, token.IssuerGateway)
-	f.auth, _ = token.NewSigner(priv, token.IssuerAuth)
-	f.stranger, _ = token.NewSigner(otherPriv, token.IssuerGateway)
+	f.gateway = gw.Signer
+	f.auth = tokentest.Signer(t, gw.Key, token.IssuerAuth)
+	f.stranger = tokentest.NewIssuer(t, token.IssuerGateway).Signer
 	f.srv = httptest.NewServer(httpapi.NewRouter(httpapi.Deps{
 		Service: users.NewService(f.store), Verifier: verifier, Logger: zerolog.New(zerolog.NewTestWriter(t)),
 	}))

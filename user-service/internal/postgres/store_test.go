@@ -14,9 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/shared/events"
-	"github.com/parleychat/parley/user-service/internal/pgtest"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/user-service/internal/postgres"
 	"github.com/parleychat/parley/user-service/internal/users"
+	"github.com/parleychat/parley/user-service/migrations"
 )
 
 func newUser(t *testing.T, s *postgres.Store, username string) string {
@@ -41,7 +42,7 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 }
 
 func TestCreateProfileOncePerEventAndPerUser(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := pgtest.New(t, "users_test", migrations.FS)
 	s := postgres.New(pool)
 	ctx := context.Background()
 	user := uuid.Must(uuid.NewV7()).String()
@@ -101,7 +102,7 @@ func TestCreateProfileOncePerEventAndPerUser(t *testing.T) {
 }
 
 func TestProfileNotFound(t *testing.T) {
-	s := postgres.New(pgtest.New(t))
+	s := postgres.New(pgtest.New(t, "users_test", migrations.FS))
 	if _, err := s.Profile(context.Background(), uuid.NewString()); !errors.Is(err, users.ErrNotFound) {
 		t.Errorf("Profile(unknown) error = %v, want ErrNotFound", err)
 	}
@@ -112,7 +113,7 @@ func TestProfileNotFound(t *testing.T) {
 }
 
 func TestUpdateProfileWritesTheEventInTheSameTransaction(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := pgtest.New(t, "users_test", migrations.FS)
 	s := postgres.New(pool)
 	ctx := context.Background()
 	id := newUser(t, s, "carol")
@@ -167,7 +168,7 @@ func TestUpdateProfileWritesTheEventInTheSameTransaction(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := pgtest.New(t, "users_test", migrations.FS)
 	s := postgres.New(pool)
 	ctx := context.Background()
 	names := map[string]string{ // username -> display name
@@ -217,7 +218,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestSearchUsesTheIndexes(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := pgtest.New(t, "users_test", migrations.FS)
 	ctx := context.Background()
 	// Enough rows that a sequential scan is not free, then ask the planner
 	// about selective prefixes (for a common one, walking the username index

@@ -16,13 +16,14 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 	"github.com/parleychat/parley/shared/trace"
-	"github.com/parleychat/parley/user-service/internal/pgtest"
 	"github.com/parleychat/parley/user-service/internal/postgres"
 	"github.com/parleychat/parley/user-service/internal/rabbitmq"
 	"github.com/parleychat/parley/user-service/internal/users"
+	"github.com/parleychat/parley/user-service/migrations"
 )
 
 // fixture runs the profiles consumer on a private exchange and queue set,
@@ -44,7 +45,7 @@ func suffix() string {
 
 func newFixture(t *testing.T, reg func(rabbitmq.Registrar) rabbitmq.Registrar, cfg rabbit.ConsumerConfig) *fixture {
 	t.Helper()
-	f := &fixture{pool: pgtest.New(t), exchange: "test.auth." + suffix()}
+	f := &fixture{pool: pgtest.New(t, "users_test", migrations.FS), exchange: "test.auth." + suffix()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	f.conn = rabbittest.Dial(t, "user-service-test")
