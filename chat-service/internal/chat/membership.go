@@ -89,7 +89,7 @@ func (s *Service) AddMembers(ctx context.Context, userID, convID string, userIDs
 		now := s.now()
 		added := 0
 		for _, uid := range ids {
-			ok, err := tx.AddMember(ctx, id, Member{UserID: uid, Role: role, JoinedAt: now})
+			ok, err := tx.AddMember(ctx, id, Member{UserID: uid, Role: role, JoinedAt: now}, eventSeq)
 			if err != nil {
 				return err
 			}

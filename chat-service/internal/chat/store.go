@@ -35,6 +35,11 @@ type Store interface {
 	// EventRanges returns the stored events of each range, in eventSeq order,
 	// at most Limit per range.
 	EventRanges(ctx context.Context, ranges []EventRange) ([]Event, error)
+	// MessagesByID returns the messages with these ids as they are now.
+	MessagesByID(ctx context.Context, ids []string) ([]Message, error)
+	// Conversation returns a conversation with its active members, as
+	// events fanned out to every member carry it.
+	Conversation(ctx context.Context, convID string) (Conversation, error)
 	// KnownUsers returns which of ids the user replica knows.
 	KnownUsers(ctx context.Context, ids []string) (map[string]bool, error)
 }
@@ -61,10 +66,11 @@ type Tx interface {
 	CreateConversation(ctx context.Context, c Conversation, members []Member) (created bool, err error)
 	// SetTitle renames a conversation.
 	SetTitle(ctx context.Context, convID, title string, now time.Time) error
-	// AddMember makes userID an active member (re-adding a former one);
-	// added is false when they already were one.
-	AddMember(ctx context.Context, convID string, m Member) (added bool, err error)
-	// RemoveMember marks an active member removed by event eventSeq.
+	// AddMember makes userID an active member (re-adding a former one) from
+	// event eventSeq on; added is false when they already were one.
+	AddMember(ctx context.Context, convID string, m Member, eventSeq int64) (added bool, err error)
+	// RemoveMember marks an active member removed by event eventSeq, the
+	// last event of their membership period.
 	RemoveMember(ctx context.Context, convID, userID string, eventSeq int64, now time.Time) error
 	// SetRole changes an active member's role.
 	SetRole(ctx context.Context, convID, userID string, role Role) error
@@ -106,14 +112,22 @@ type ConversationCursor struct {
 	ID           string
 }
 
-// SyncState is one conversation's log bounds for a syncing user.
+// SyncState is one conversation's log bounds and the syncing user's
+// membership periods in it.
 type SyncState struct {
 	ConversationID string
+	// Active is true while the user is a member.
 	Active         bool
-	// RemovedEventSeq is the event that removed a former member.
-	RemovedEventSeq int64
-	LastEventSeq    int64
-	PrunedEventSeq  int64
+	LastEventSeq   int64
+	PrunedEventSeq int64
+	// Periods are the user's membership periods, oldest first.
+	Periods []Period
+}
+
+// Period is one stretch of membership: the events From..To (inclusive) were
+// logged while the user was a member; To is 0 while the period is open.
+type Period struct {
+	From, To int64
 }
 
 // EventRange asks for events From..To (inclusive) of a conversation.

@@ -204,7 +204,13 @@ func (q queries) CreateConversation(ctx context.Context, c chat.Conversation, me
 	}
 	_, err = q.db.Exec(ctx, `INSERT INTO members (conversation_id, user_id, role, joined_at)
 		SELECT $1, u, r, $4 FROM unnest($2::uuid[], $3::text[]) AS t(u, r)`, c.ID, ids, roles, c.CreatedAt)
-	return true, wrap(err, "insert members")
+	if err != nil {
+		return false, wrap(err, "insert members")
+	}
+	// The founding members' periods start with the creation event.
+	_, err = q.db.Exec(ctx, `INSERT INTO member_periods (conversation_id, user_id, from_event_seq)
+		SELECT $1, u, $3 FROM unnest($2::uuid[]) AS t(u)`, c.ID, ids, c.LastEventSeq)
+	return true, wrap(err, "insert member periods")
 }
 
 // Bump takes the next eventSeq (and message seq) under the row lock.
@@ -232,10 +238,10 @@ func (q queries) TouchConversation(ctx context.Context, convID string, now time.
 	return wrap(err, "touch conversation")
 }
 
-// AddMember inserts or re-activates a member. A new member starts with
-// everything before their arrival read, so history does not count as
-// unread.
-func (q queries) AddMember(ctx context.Context, convID string, m chat.Member) (bool, error) {
+// AddMember inserts or re-activates a member and opens their membership
+// period at eventSeq. A new member starts with everything before their
+// arrival read, so history does not count as unread.
+func (q queries) AddMember(ctx context.Context, convID string, m chat.Member, eventSeq int64) (bool, error) {
 	tag, err := q.db.Exec(ctx, `INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_seq)
 		VALUES ($1, $2, $3, $4, (SELECT last_seq FROM conversations WHERE id = $1))
 		ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = EXCLUDED.role, joined_at = EXCLUDED.joined_at,
@@ -244,14 +250,25 @@ func (q queries) AddMember(ctx context.Context, convID string, m chat.Member) (b
 	if err != nil {
 		return false, wrap(err, "add member")
 	}
-	return tag.RowsAffected() == 1, nil
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	_, err = q.db.Exec(ctx, `INSERT INTO member_periods (conversation_id, user_id, from_event_seq)
+		VALUES ($1, $2, $3)`, convID, m.UserID, eventSeq)
+	return true, wrap(err, "open member period")
 }
 
-// RemoveMember marks an active member removed by eventSeq.
+// RemoveMember marks an active member removed by eventSeq and closes their
+// membership period with that event.
 func (q queries) RemoveMember(ctx context.Context, convID, userID string, eventSeq int64, now time.Time) error {
 	_, err := q.db.Exec(ctx, `UPDATE members SET removed_at = $3, removed_event_seq = $4
 		WHERE conversation_id = $1 AND user_id = $2 AND removed_at IS NULL`, convID, userID, now, eventSeq)
-	return wrap(err, "remove member")
+	if err != nil {
+		return wrap(err, "remove member")
+	}
+	_, err = q.db.Exec(ctx, `UPDATE member_periods SET to_event_seq = $3
+		WHERE conversation_id = $1 AND user_id = $2 AND to_event_seq IS NULL`, convID, userID, eventSeq)
+	return wrap(err, "close member period")
 }
 
 // SetRole changes an active member's role.

@@ -36,22 +36,34 @@ func (t *tx) AppendEvent(ctx context.Context, ev chat.Event) error {
 	return outbox.Enqueue(ctx, t.pgx, events.ExchangeChat, ev.ConversationID, env)
 }
 
-// SyncStates returns the log bounds of the user's current conversations
-// and of the listed ones they were removed from.
+// SyncStates returns the log bounds and membership periods of the user's
+// current conversations and of the listed ones they were removed from.
 func (q queries) SyncStates(ctx context.Context, userID string, listed []string) ([]chat.SyncState, error) {
-	rows, err := q.db.Query(ctx, `SELECT c.id::text, m.removed_at IS NULL, coalesce(m.removed_event_seq, 0),
-			c.last_event_seq, c.pruned_event_seq
+	rows, err := q.db.Query(ctx, `SELECT c.id::text, m.removed_at IS NULL, c.last_event_seq, c.pruned_event_seq,
+			p.from_event_seq, coalesce(p.to_event_seq, 0)
 		FROM members m JOIN conversations c ON c.id = m.conversation_id
-		WHERE m.user_id = $1 AND (m.removed_at IS NULL OR m.conversation_id = ANY($2::uuid[]))`, userID, listed)
+		JOIN member_periods p ON p.conversation_id = m.conversation_id AND p.user_id = m.user_id
+		WHERE m.user_id = $1 AND (m.removed_at IS NULL OR m.conversation_id = ANY($2::uuid[]))
+		ORDER BY c.id, p.from_event_seq`, userID, listed)
 	if err != nil {
 		return nil, wrap(err, "sync states")
 	}
-	states, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.SyncState, error) {
+	defer rows.Close()
+	var states []chat.SyncState
+	for rows.Next() {
 		var s chat.SyncState
-		err := r.Scan(&s.ConversationID, &s.Active, &s.RemovedEventSeq, &s.LastEventSeq, &s.PrunedEventSeq)
-		return s, err
-	})
-	return states, wrap(err, "sync states")
+		var p chat.Period
+		if err := rows.Scan(&s.ConversationID, &s.Active, &s.LastEventSeq, &s.PrunedEventSeq, &p.From, &p.To); err != nil {
+			return nil, wrap(err, "sync states")
+		}
+		if n := len(states); n > 0 && states[n-1].ConversationID == s.ConversationID {
+			states[n-1].Periods = append(states[n-1].Periods, p)
+			continue
+		}
+		s.Periods = []chat.Period{p}
+		states = append(states, s)
+	}
+	return states, wrap(rows.Err(), "sync states")
 }
 
 // EventRanges reads several slices of change logs in one round trip.

@@ -134,6 +134,16 @@ func (q queries) Message(ctx context.Context, convID, msgID string) (chat.Messag
 	return list[0], nil
 }
 
+// MessagesByID returns the messages with the given ids as they are now,
+// with their reactions.
+func (q queries) MessagesByID(ctx context.Context, ids []string) ([]chat.Message, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+messageCols+` FROM messages x WHERE x.id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, wrap(err, "messages by id")
+	}
+	return q.collectMessages(ctx, rows, "messages by id")
+}
+
 // MessageByClientID finds a message by its sender's idempotency key.
 func (q queries) MessageByClientID(ctx context.Context, senderID, clientMsgID string) (chat.Message, error) {
 	m, err := scanMessage(q.db.QueryRow(ctx, `SELECT `+messageCols+` FROM messages x
