@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/envconfig"
@@ -22,7 +24,14 @@ type Config struct {
 	// HTTPAddr is the public listen address; the gateway is the one
 	// component meant to be reachable from outside.
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// OpsAddr is the internal operations listener (full readiness with every
+	// dependency, Prometheus metrics, pprof); it must never be reachable
+	// from outside, hence loopback by default and no way to turn it off.
+	OpsAddr string `env:"OPS_ADDR" envDefault:"127.0.0.1:9080"`
 	// AuthURL, UsersURL and ChatURL are the services' internal base URLs.
+	// ChatURL may list several chat-service instances, comma-separated:
+	// the Socket.IO link keeps a connection to each (see ChatURLs); REST
+	// and readiness use the first.
 	AuthURL  string `env:"AUTH_URL" envDefault:"http://127.0.0.1:8081"`
 	UsersURL string `env:"USERS_URL" envDefault:"http://127.0.0.1:8082"`
 	ChatURL  string `env:"CHAT_URL" envDefault:"http://127.0.0.1:8083"`
@@ -73,17 +82,26 @@ type Config struct {
 	// SocketBufferLimit is how many packets may wait for one slow client
 	// before it is disconnected.
 	SocketBufferLimit int `env:"SOCKET_BUFFER_LIMIT" envDefault:"1000"`
+	// SocketsPerUser caps one user's open sockets on this instance (tabs,
+	// devices); a handshake beyond it is refused with too_many_sockets.
+	SocketsPerUser int `env:"SOCKETS_PER_USER" envDefault:"16"`
 }
 
-// Load reads the configuration from the process environment.
-func Load() (Config, error) {
-	return LoadFrom(nil)
-}
-
-// LoadFrom reads the configuration from environ (nil: the process's), so
-// tests can build a gateway without touching global state.
-func LoadFrom(environ map[string]string) (Config, error) {
+// Load reads the configuration through getenv (os.Getenv in main; a map
+// lookup in tests, so a gateway can be built without touching the process
+// environment). A variable getenv answers "" for counts as unset.
+func Load(getenv func(string) string) (Config, error) {
 	var c Config
+	params, err := env.GetFieldParams(&c)
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	environ := make(map[string]string, len(params))
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			environ[p.Key] = v
+		}
+	}
 	if err := envconfig.LoadFrom(&c, environ); err != nil {
 		return Config{}, err
 	}
@@ -96,10 +114,14 @@ func LoadFrom(environ map[string]string) (Config, error) {
 // Validate checks combinations and ranges that env tags cannot express.
 func (c *Config) Validate() error {
 	var errs []error
-	for name, raw := range map[string]string{"AUTH_URL": c.AuthURL, "USERS_URL": c.UsersURL, "CHAT_URL": c.ChatURL} {
-		u, err := url.Parse(raw)
+	urls := [][2]string{{"AUTH_URL", c.AuthURL}, {"USERS_URL", c.UsersURL}}
+	for _, u := range c.ChatURLs() {
+		urls = append(urls, [2]string{"CHAT_URL", u})
+	}
+	for _, nv := range urls {
+		u, err := url.Parse(nv[1])
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s: want an absolute http(s) URL, got %q", name, raw))
+			errs = append(errs, fmt.Errorf("%s: want an absolute http(s) URL, got %q", nv[0], nv[1]))
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -123,10 +145,37 @@ func (c *Config) Validate() error {
 	if c.SocketBufferLimit < 1 {
 		errs = append(errs, errors.New("SOCKET_BUFFER_LIMIT must be at least 1"))
 	}
+	if c.SocketsPerUser < 1 {
+		errs = append(errs, errors.New("SOCKETS_PER_USER must be at least 1"))
+	}
+	if err := checkListenAddr(c.OpsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("OPS_ADDR: %w", err))
+	} else if c.OpsAddr == c.HTTPAddr && !strings.HasSuffix(c.OpsAddr, ":0") {
+		errs = append(errs, errors.New("OPS_ADDR must differ from HTTP_ADDR: the ops address is internal"))
+	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// ChatURLs returns the chat-service instances listed in CHAT_URL, in order
+// (an empty entry is kept, so Validate reports it).
+func (c *Config) ChatURLs() []string {
+	parts := strings.Split(c.ChatURL, ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return parts
+}
+
+// checkListenAddr refuses what is not a host:port listen address, "off"
+// included: every instance has an ops address.
+func checkListenAddr(addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("want host:port, got %q", addr)
+	}
+	return nil
 }
 
 // TLS reports whether the gateway serves HTTPS itself.

@@ -27,7 +27,7 @@ func with(kv ...string) map[string]string {
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := LoadFrom(base())
+	c, err := load(base())
 	if err != nil {
 		t.Fatalf("LoadFrom: %v", err)
 	}
@@ -40,10 +40,13 @@ func TestDefaults(t *testing.T) {
 	if len(c.AllowedOrigins) != 2 || c.SecureCookies() || c.TLS() {
 		t.Errorf("origins %v secure %v tls %v", c.AllowedOrigins, c.SecureCookies(), c.TLS())
 	}
+	if c.OpsAddr != "127.0.0.1:9080" || c.SocketsPerUser != 16 {
+		t.Errorf("OPS_ADDR %q, SOCKETS_PER_USER %d; want 127.0.0.1:9080 and 16", c.OpsAddr, c.SocketsPerUser)
+	}
 	if c.GatewayID == "" {
 		t.Error("GatewayID is empty, want host name plus a random suffix")
 	}
-	other, _ := LoadFrom(base())
+	other, _ := load(base())
 	if other.GatewayID == c.GatewayID {
 		t.Error("two instances got the same default GATEWAY_ID")
 	}
@@ -58,7 +61,7 @@ func TestSecureCookies(t *testing.T) {
 		{with("TLS_CERT", "/c.pem", "TLS_KEY", "/k.pem"), true},
 		{base(), false},
 	} {
-		c, err := LoadFrom(tc.env)
+		c, err := load(tc.env)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,13 +86,22 @@ func TestRejects(t *testing.T) {
 		{"bad timeout", with("UPSTREAM_TIMEOUT", "soon"), "UPSTREAM_TIMEOUT"},
 		{"zero body limit", with("MAX_BODY_BYTES", "0"), "MAX_BODY_BYTES"},
 		{"bad log level", with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
+		{"ops address off", with("OPS_ADDR", "off"), "OPS_ADDR"},
+		{"ops address without port", with("OPS_ADDR", "127.0.0.1"), "OPS_ADDR"},
+		{"ops address is the public one", with("OPS_ADDR", ":8080"), "OPS_ADDR"},
+		{"no sockets per user", with("SOCKETS_PER_USER", "0"), "SOCKETS_PER_USER"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadFrom(tc.env)
+			_, err := load(tc.env)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("err = %v, want one naming %s", err, tc.wantErr)
 			}
 		})
 	}
+}
+
+// load runs Load over m, as main does over the process environment.
+func load(m map[string]string) (Config, error) {
+	return Load(func(k string) string { return m[k] })
 }

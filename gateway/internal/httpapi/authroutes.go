@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -123,10 +124,17 @@ func (h *handlers) changePassword(c *gin.Context) {
 
 // revokeSession forwards DELETE /auth/sessions/{id}; on success the session
 // is refused here at once, and revoking one's own session also signs this
-// browser out.
+// browser out. The id is parsed first: the local revocation must name the
+// session exactly as its tokens do, so a form that is not the canonical
+// UUID (urn:uuid:, braces, 32 digits) names no session and is a 404 here,
+// never forwarded; case differences are folded.
 func (h *handlers) revokeSession(c *gin.Context) {
 	id := identityOf(c)
-	target := c.Param("id")
+	target, ok := input.ParseID(c.Param("id"))
+	if !ok {
+		problem.Write(c, problem.ErrNotFound)
+		return
+	}
 	h.proxy.Forward(c, h.targets.Auth, id, func(resp *http.Response) error {
 		if resp.StatusCode/100 != 2 {
 			return nil

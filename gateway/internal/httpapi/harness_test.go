@@ -120,11 +120,13 @@ type env struct {
 }
 
 type envOptions struct {
-	secure        bool
-	timeout       time.Duration
-	chatURL       string // overrides the chat upstream (e.g. a dead port)
-	notLoaded     bool   // leave the revocation snapshot unloaded
-	maxHeaderSize int
+	secure         bool
+	timeout        time.Duration
+	chatURL        string // overrides the chat upstream (e.g. a dead port)
+	notLoaded      bool   // leave the revocation snapshot unloaded
+	maxHeaderSize  int
+	realtime       http.Handler // served at /socket.io/
+	trustedProxies []string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -182,6 +184,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MaxBodyBytes:   1 << 20,
 		Health:         &httpserver.Health{Service: "gateway", Version: "test"},
 		OpenAPI:        api.OpenAPI,
+		Realtime:       o.realtime,
+		TrustedProxies: o.trustedProxies,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +236,18 @@ func (e *env) fakeAuth(c *gin.Context) {
 		claims, _ := token.FromContext(c.Request.Context())
 		c.JSON(http.StatusOK, gin.H{"id": claims.Subject, "sid": claims.SessionID})
 	}
+}
+
+// acceptDeletes makes the fake auth-service answer every DELETE (a session
+// revoke) with 204, whatever it names, like a lenient service would.
+func (e *env) acceptDeletes() {
+	e.auth.setHandler(func(c *gin.Context) {
+		if c.Request.Method == "DELETE" {
+			c.Status(http.StatusNoContent)
+			return
+		}
+		e.fakeAuth(c)
+	})
 }
 
 // tokenAnswer is auth-service's answer shape with real tokens.

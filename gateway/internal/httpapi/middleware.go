@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -11,29 +10,14 @@ import (
 	"github.com/parleychat/parley/shared/problem"
 )
 
-// Problems specific to the gateway's authentication and request checks.
+// Problems of the gateway's own request checks; session problems come from
+// session.Problem, shared with Socket.IO.
 var (
-	errTokenExpired = problem.New(http.StatusUnauthorized, "token_expired",
-		"the session token has expired; call POST /api/v1/auth/refresh")
-	errSessionRevoked = problem.New(http.StatusUnauthorized, "session_revoked",
-		"this session has been signed out; log in again")
-	errNoSession = problem.New(http.StatusUnauthorized, "unauthorized",
-		"a valid session is required; log in")
 	errNoRefresh = problem.New(http.StatusUnauthorized, "unauthorized",
 		"no refresh token; log in again")
 	errCrossOrigin = problem.New(http.StatusForbidden, "cross_origin_refused",
 		"cross-origin state-changing requests are refused")
-	errNotReady = notReady()
 )
-
-// notReady is the 503 while revocations load; Retry-After tells clients
-// when to come back (problem.Write sends it, 5xx included).
-func notReady() *problem.Problem {
-	p := problem.New(http.StatusServiceUnavailable, "unavailable",
-		"the gateway is still loading revocations; retry shortly")
-	p.RetryAfter = 2
-	return p
-}
 
 const identityKey = "parley.identity"
 
@@ -59,7 +43,7 @@ func (h *handlers) authenticate(c *gin.Context) (session.Identity, error) {
 // requireSession refuses requests without a valid, unrevoked session.
 func (h *handlers) requireSession(c *gin.Context) {
 	if _, err := h.authenticate(c); err != nil {
-		problem.Write(c, authProblem(err))
+		problem.Write(c, session.Problem(err))
 		return
 	}
 	c.Next()
@@ -70,23 +54,6 @@ func (h *handlers) requireSession(c *gin.Context) {
 func (h *handlers) optionalSession(c *gin.Context) {
 	_, _ = h.authenticate(c)
 	c.Next()
-}
-
-// authProblem maps an Authenticate error to its 401 (or 503) problem; the
-// reason is kept as the cause for logs only.
-func authProblem(err error) *problem.Problem {
-	switch {
-	case errors.Is(err, session.ErrMissing):
-		return errNoSession
-	case errors.Is(err, session.ErrExpired):
-		return errTokenExpired.Wrap(err)
-	case errors.Is(err, session.ErrRevoked):
-		return errSessionRevoked.Wrap(err)
-	case errors.Is(err, session.ErrNotReady):
-		return errNotReady.Wrap(err)
-	default:
-		return errNoSession.Wrap(err)
-	}
 }
 
 // crossOrigin refuses cross-origin state-changing requests (CSRF) using

@@ -285,13 +285,7 @@ func TestUnknownAndInternalRoutesAre404(t *testing.T) {
 
 func TestSessionRevokeOfOwnSessionClearsCookies(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	e.auth.setHandler(func(c *gin.Context) {
-		if c.Request.Method == "DELETE" {
-			c.Status(http.StatusNoContent)
-			return
-		}
-		e.fakeAuth(c)
-	})
+	e.acceptDeletes()
 	c, raw := e.login(nil)
 	id, _ := e.authenticate.Authenticate(raw)
 	resp := e.do(c, "DELETE", "/api/v1/auth/sessions/"+id.SessionID, "", nil)

@@ -68,10 +68,15 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	// Match on the escaped path so an encoded "/" (say, in an emoji
 	// parameter) stays inside its segment; the path is forwarded as sent.
 	r.UseRawPath = true
+	// The gateway never redirects: a redirect to a cleaned path would
+	// send a client somewhere the route table did not say, and clients of
+	// a JSON API do not follow them anyway. Such paths are 404s.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(logging.Middleware(d.Log, logging.MiddlewareOptions{NewTrace: true, Quiet: []string{"/healthz", "/readyz", "/socket.io/"}}),
-		cors(d.AllowedOrigins))
+		recoverProblem, cors(d.AllowedOrigins))
 	r.NoRoute(func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })
 	r.NoMethod(func(c *gin.Context) {
 		problem.Write(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept "+c.Request.Method))
@@ -126,8 +131,9 @@ func Routes() []string {
 	return out
 }
 
-// routes is the public API of DESIGN §4; everything not listed is 404 at
-// the gateway, so internal service routes are never reachable from outside.
+// routes is the public API of the design brief's "Public API" section;
+// everything not listed is 404 at the gateway, so internal service routes
+// are never reachable from outside.
 func (h *handlers) routes() []route {
 	to := func(t *proxy.Target) gin.HandlerFunc {
 		return func(c *gin.Context) { h.proxy.Forward(c, *t, identityOf(c), nil) }

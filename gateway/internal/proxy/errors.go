@@ -12,7 +12,8 @@ import (
 	"github.com/parleychat/parley/shared/problem"
 )
 
-// UpstreamError is a service's 5xx answer; its body is logged, never sent.
+// UpstreamError is a service's 5xx or 3xx answer; its body (or, for a
+// redirect, its Location) is logged, never sent.
 type UpstreamError struct {
 	Status int
 	Body   string

@@ -2,7 +2,8 @@
 // it replaces whatever identity the client sent with a freshly minted
 // internal token, starts the service's hop of the trace, bounds every
 // request by a deadline, and turns transport failures and upstream 5xx into
-// problems that carry only the gateway's trace id.
+// problems that carry only the gateway's trace id; a service's redirect is
+// never passed on.
 package proxy
 
 import (
@@ -165,17 +166,25 @@ func rewrite(pr *httputil.ProxyRequest) {
 }
 
 // modifyResponse drops cookies a service might set (the gateway alone
-// manages cookies) and its trace-id echo, turns a 5xx into an error so its body never reaches the
-// client, and runs the route's hook.
+// manages cookies) and its trace-id echo, turns a 5xx or a 3xx into an
+// error so neither its body nor its Location reaches the client, and runs
+// the route's hook.
 func modifyResponse(resp *http.Response) error {
 	resp.Header.Del("Set-Cookie")
 	// The service continues the gateway's trace and echoes the same id;
 	// the gateway's own header is already set.
 	resp.Header.Del(logging.TraceIDHeader)
-	if resp.StatusCode >= 500 {
+	switch {
+	case resp.StatusCode >= 500:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		_ = resp.Body.Close()
 		return &UpstreamError{Status: resp.StatusCode, Body: string(body)}
+	case resp.StatusCode/100 == 3:
+		// No service redirects; one that does is misbehaving, and passing
+		// its Location on would send the client to an internal address or
+		// a route the gateway does not expose.
+		_ = resp.Body.Close()
+		return &UpstreamError{Status: resp.StatusCode, Body: "redirect to " + resp.Header.Get("Location")}
 	}
 	f, _ := resp.Request.Context().Value(forwardKey{}).(*forward)
 	if f != nil && f.hook != nil {
