@@ -1,11 +1,13 @@
 package logging
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,12 +25,24 @@ const IndexPrefix = "parley-logs-"
 //go:embed index-template.json
 var indexTemplate []byte
 
+// DefaultRetentionDays is how many daily indices a shipper keeps.
+const DefaultRetentionDays = 14
+
 // ShipperConfig configures a Shipper.
 type ShipperConfig struct {
 	URL           string
 	Service       string
 	QueueSize     int
 	FlushInterval time.Duration
+	// IndexPrefix names the daily indices (prefix + YYYY.MM.DD); default
+	// IndexPrefix, the log indices.
+	IndexPrefix string
+	// Template is the index template installed before the first record,
+	// named after the prefix; default the ECS log template.
+	Template []byte
+	// RetentionDays: daily indices of this prefix older than this many days
+	// are deleted (checked at start and hourly). Default DefaultRetentionDays.
+	RetentionDays int
 }
 
 // ShipperStats is a snapshot of a Shipper's counters.
@@ -67,6 +81,9 @@ type Shipper struct {
 	lastRejected                       atomic.Int64 // unix nanos of the last refused record
 	lastErr                            atomic.Value // string
 	templateOK                         atomic.Bool
+
+	cfg           ShipperConfig
+	stopRetention chan struct{}
 }
 
 // NewShipper creates a shipper and starts feeding Elasticsearch. It does not
@@ -79,6 +96,15 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = time.Second
 	}
+	if cfg.IndexPrefix == "" {
+		cfg.IndexPrefix = IndexPrefix
+	}
+	if cfg.Template == nil {
+		cfg.Template = indexTemplate
+	}
+	if cfg.RetentionDays <= 0 {
+		cfg.RetentionDays = DefaultRetentionDays
+	}
 	client, err := elastic.NewClient(
 		elastic.SetURL(cfg.URL),
 		elastic.SetSniff(false),
@@ -89,10 +115,10 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch client: %w", err)
 	}
-	s := &Shipper{queue: make(chan []byte, cfg.QueueSize), client: client, done: make(chan struct{})}
+	s := &Shipper{queue: make(chan []byte, cfg.QueueSize), client: client, done: make(chan struct{}), cfg: cfg, stopRetention: make(chan struct{})}
 	s.lastErr.Store("")
 	s.bulk, err = client.BulkProcessor().
-		Name("parley-logs-" + cfg.Service).
+		Name(cfg.IndexPrefix + cfg.Service).
 		Workers(1).
 		BulkActions(1000).
 		BulkSize(4 << 20).
@@ -106,6 +132,7 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 		return nil, fmt.Errorf("elasticsearch bulk processor: %w", err)
 	}
 	go s.run()
+	go s.retain()
 	return s, nil
 }
 
@@ -134,7 +161,7 @@ func (s *Shipper) run() {
 		if !s.templateOK.Load() {
 			s.installTemplate()
 		}
-		s.bulk.Add(elastic.NewBulkCreateRequest().Index(indexFor(rec)).Doc(json.RawMessage(rec)))
+		s.bulk.Add(elastic.NewBulkCreateRequest().Index(indexFor(s.cfg.IndexPrefix, rec)).Doc(json.RawMessage(rec)))
 	}
 }
 
@@ -144,7 +171,8 @@ func (s *Shipper) run() {
 func (s *Shipper) installTemplate() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := s.client.IndexPutIndexTemplate("parley-logs").BodyString(string(indexTemplate)).Do(ctx)
+	name := strings.TrimSuffix(s.cfg.IndexPrefix, "-")
+	_, err := s.client.IndexPutIndexTemplate(name).BodyString(string(s.cfg.Template)).Do(ctx)
 	if err != nil {
 		s.noteError(fmt.Errorf("install index template: %w", err))
 		return
@@ -197,6 +225,7 @@ func (s *Shipper) Stats() ShipperStats {
 func (s *Shipper) Close(ctx context.Context) error {
 	var err error
 	s.closeMu.Do(func() {
+		close(s.stopRetention)
 		s.mu.Lock()
 		s.closed = true
 		close(s.queue)
@@ -219,14 +248,23 @@ func (s *Shipper) Close(ctx context.Context) error {
 }
 
 // indexFor picks the daily index from the record's @timestamp.
-func indexFor(rec []byte) string {
-	var ts struct {
-		Timestamp time.Time `json:"@timestamp"`
+func indexFor(prefix string, rec []byte) string {
+	return prefix + recordTime(rec).UTC().Format("2006.01.02")
+}
+
+// recordTime reads a record's @timestamp without decoding the record (this
+// runs for every record shipped); a record without one is dated now.
+func recordTime(rec []byte) time.Time {
+	const key = `"@timestamp":"`
+	if i := bytes.Index(rec, []byte(key)); i >= 0 {
+		rest := rec[i+len(key):]
+		if j := bytes.IndexByte(rest, '"'); j > 0 {
+			if ts, err := time.Parse(time.RFC3339Nano, string(rest[:j])); err == nil {
+				return ts
+			}
+		}
 	}
-	if err := json.Unmarshal(rec, &ts); err != nil || ts.Timestamp.IsZero() {
-		ts.Timestamp = time.Now()
-	}
-	return IndexPrefix + ts.Timestamp.UTC().Format("2006.01.02")
+	return time.Now()
 }
 
 // untilStopped is a constant backoff that gives up once the shipper closes.
