@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/trace"
 )
 
@@ -26,7 +27,7 @@ type MiddlewareOptions struct {
 }
 
 // Middleware puts a trace context and a request-scoped logger in every
-// request's context, recovers panics as 500s, and logs one ECS record per
+// request's context, recovers panics as problem+json 500s, and logs one ECS record per
 // request: error level for 5xx (with error.*), info otherwise.
 func Middleware(base zerolog.Logger, opts MiddlewareOptions) gin.HandlerFunc {
 	quiet := make(map[string]bool, len(opts.Quiet))
@@ -54,9 +55,14 @@ func Middleware(base zerolog.Logger, opts MiddlewareOptions) gin.HandlerFunc {
 						panic(r)
 					}
 					stack = debug.Stack()
-					_ = c.Error(fmt.Errorf("panic: %v", r))
-					if !c.Writer.Written() {
-						c.AbortWithStatus(http.StatusInternalServerError)
+					err := problem.ErrInternal.Wrap(fmt.Errorf("panic: %v", r))
+					if c.Writer.Written() {
+						_ = c.Error(err)
+						c.Abort()
+					} else {
+						// The same problem+json as any other failure, so a
+						// client never has to parse a second error shape.
+						problem.Write(c, err)
 					}
 				}
 			}()
