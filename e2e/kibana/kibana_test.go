@@ -50,17 +50,40 @@ func load(t *testing.T) []savedObject {
 	return out
 }
 
-// mappedFields flattens the index template's properties to dotted names.
-func mappedFields(t *testing.T) map[string]string {
+// templates maps each data view to the index template of its indices.
+var templates = map[string]string{
+	"parley-logs":    filepath.Join("shared", "logging", "index-template.json"),
+	"parley-metrics": filepath.Join("shared", "metrics", "index-template.json"),
+}
+
+// dataView names the data view a saved object reads (its own id for a
+// data view).
+func dataView(o savedObject) string {
+	if o.Type == "index-pattern" {
+		return o.ID
+	}
+	for _, r := range o.References {
+		if r.Type == "index-pattern" {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+// mappedFields flattens an index template's properties to dotted names.
+// Fields under a path_match dynamic template ("prometheus.metrics.*") are
+// matched by prefix, recorded with a trailing "*".
+func mappedFields(t *testing.T, template string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "shared", "logging", "index-template.json"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), template))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tpl struct {
 		Template struct {
 			Mappings struct {
-				Properties map[string]any `json:"properties"`
+				Properties       map[string]any              `json:"properties"`
+				DynamicTemplates []map[string]map[string]any `json:"dynamic_templates"`
 			} `json:"mappings"`
 		} `json:"template"`
 	}
@@ -80,19 +103,40 @@ func mappedFields(t *testing.T) map[string]string {
 		}
 	}
 	walk("", tpl.Template.Mappings.Properties)
+	for _, dt := range tpl.Template.Mappings.DynamicTemplates {
+		for _, d := range dt {
+			if pm, ok := d["path_match"].(string); ok {
+				m, _ := d["mapping"].(map[string]any)
+				out[pm], _ = m["type"].(string)
+			}
+		}
+	}
 	return out
+}
+
+// mapped reports whether field is mapped, directly or by a path_match.
+func mapped(fields map[string]string, field string) bool {
+	if _, ok := fields[field]; ok {
+		return true
+	}
+	for f := range fields {
+		if prefix, ok := strings.CutSuffix(f, "*"); ok && strings.HasPrefix(field, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 var kqlField = regexp.MustCompile(`([a-z_@][a-z_.]*)\s*(?::|>|<)`)
 
 func TestSavedObjectsAreConsistent(t *testing.T) {
 	objs := load(t)
-	fields := mappedFields(t)
 	byID := map[string]savedObject{}
 	for _, o := range objs {
 		byID[o.Type+"/"+o.ID] = o
 	}
-	for _, want := range []string{"index-pattern/parley-logs", "dashboard/parley-errors", "dashboard/parley-latency-dashboard"} {
+	for _, want := range []string{"index-pattern/parley-logs", "dashboard/parley-errors", "dashboard/parley-latency-dashboard",
+		"index-pattern/parley-metrics", "dashboard/parley-performance"} {
 		if _, ok := byID[want]; !ok {
 			t.Errorf("missing saved object %s", want)
 		}
@@ -123,9 +167,18 @@ func TestSavedObjectsAreConsistent(t *testing.T) {
 				used = append(used, f)
 			}
 		}
+		if len(used) == 0 {
+			continue
+		}
+		tpl, ok := templates[dataView(o)]
+		if !ok {
+			t.Errorf("%s/%s reads data view %q, which has no index template", o.Type, o.ID, dataView(o))
+			continue
+		}
+		fields := mappedFields(t, tpl)
 		for _, f := range used {
-			if _, ok := fields[f]; !ok {
-				t.Errorf("%s/%s uses field %q, which the index template does not map", o.Type, o.ID, f)
+			if !mapped(fields, f) {
+				t.Errorf("%s/%s uses field %q, which %s does not map", o.Type, o.ID, f, tpl)
 			}
 		}
 	}
@@ -163,19 +216,25 @@ func TestVisualizationsRunOnElasticsearch(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Make sure the template and at least one document exist.
-	tpl, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "shared", "logging", "index-template.json"))
-	if err != nil {
-		t.Fatal(err)
+	// Make sure each template and at least one document of each exist.
+	day := time.Now().UTC().Format("2006.01.02")
+	docs := map[string]map[string]any{
+		"parley-logs": {"@timestamp": time.Now().UTC(), "log.level": "error", "service.name": "kibana-check",
+			"event.dataset": "http.request", "event.duration": 1234567, "http.response.status_code": 500, "url.path": "/x"},
+		"parley-metrics": {"@timestamp": time.Now().UTC(), "service": map[string]any{"name": "kibana-check"},
+			"prometheus": map[string]any{"metrics": map[string]any{"parley_http_requests_total_rate": 12.5, "parley_outbox_lag_seconds": 0.02}}},
 	}
-	if _, err := es.IndexPutIndexTemplate("parley-logs").BodyString(string(tpl)).Do(ctx); err != nil {
-		t.Fatalf("put template: %v", err)
-	}
-	idx := "parley-logs-" + time.Now().UTC().Format("2006.01.02")
-	doc := map[string]any{"@timestamp": time.Now().UTC(), "log.level": "error", "service.name": "kibana-check",
-		"event.dataset": "http.request", "event.duration": 1234567, "http.response.status_code": 500, "url.path": "/x"}
-	if _, err := es.Index().Index(idx).BodyJson(doc).Refresh("true").Do(ctx); err != nil {
-		t.Fatalf("index: %v", err)
+	for view, file := range templates {
+		tpl, err := os.ReadFile(filepath.Join(harness.RepoRoot(), file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := es.IndexPutIndexTemplate(view).BodyString(string(tpl)).Do(ctx); err != nil {
+			t.Fatalf("put template %s: %v", view, err)
+		}
+		if _, err := es.Index().Index(view + "-" + day).BodyJson(docs[view]).Refresh("true").Do(ctx); err != nil {
+			t.Fatalf("index: %v", err)
+		}
 	}
 	for _, o := range load(t) {
 		as := aggs(t, o)
@@ -183,7 +242,7 @@ func TestVisualizationsRunOnElasticsearch(t *testing.T) {
 			continue
 		}
 		t.Run(o.ID, func(t *testing.T) {
-			search := es.Search("parley-logs-*").Size(0)
+			search := es.Search(dataView(o) + "-*").Size(0)
 			for i, a := range as {
 				name := a.Type + strings.Repeat("_", i)
 				field, _ := a.Params["field"].(string)
@@ -192,6 +251,12 @@ func TestVisualizationsRunOnElasticsearch(t *testing.T) {
 					continue
 				case "percentiles":
 					search = search.Aggregation(name, elastic.NewPercentilesAggregation().Field(field).Percentiles(50, 95, 99))
+				case "avg":
+					search = search.Aggregation(name, elastic.NewAvgAggregation().Field(field))
+				case "max":
+					search = search.Aggregation(name, elastic.NewMaxAggregation().Field(field))
+				case "min":
+					search = search.Aggregation(name, elastic.NewMinAggregation().Field(field))
 				case "terms":
 					search = search.Aggregation(name, elastic.NewTermsAggregation().Field(field).Size(10))
 				case "date_histogram":
