@@ -171,6 +171,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	for attempt := 0; attempt < 5 && !linked; attempt++ {
 		opts := client.DefaultOptions()
 		opts.SetAuth(map[string]any{"token": linkTok})
+		opts.SetExtraHeaders(http.Header{"Authorization": {"Bearer " + linkTok}})
 		opts.SetTransports(types.NewSet(client.WebSocket))
 		opts.SetReconnection(false)
 		opts.SetForceNew(true)

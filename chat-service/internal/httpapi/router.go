@@ -35,11 +35,15 @@ func NewRouter(cfg Config) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// No redirects, ever: a redirect would tell a caller without a token
+	// that a route exists, and the gateway must not forward 3xx from here.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.Use(logging.Middleware(cfg.Logger, logging.MiddlewareOptions{Quiet: []string{"/healthz", "/readyz"}}))
 	// Unknown paths need a credential too, so a direct caller without one
 	// learns nothing about which routes exist.
 	r.NoRoute(token.RequireInternal(cfg.Verifier), func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })
-	r.NoMethod(func(c *gin.Context) {
+	r.NoMethod(token.RequireInternal(cfg.Verifier), func(c *gin.Context) {
 		problem.Write(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this resource"))
 	})
 	if cfg.Health != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/postgres"
 	"github.com/parleychat/parley/chat-service/internal/socketio"
 	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -76,8 +78,9 @@ func (f *fixture) tokenFor(t *testing.T, sub, aud string) string {
 	return tok
 }
 
-// dial opens a link with handshake token tok and reports whether the
-// server accepted it. The Go client (v3.0.6) has start-up races: its
+// dial opens a link with token tok, sent like the gateway does (bearer on
+// the upgrade and in the CONNECT auth), and reports whether the server
+// accepted it. The Go client (v3.0.6) has start-up races: its
 // manager subscribes to the engine's "open" after starting it (the attempt
 // then hangs until its timeout), and "connect" may fire before a handler
 // registered after Connect. So Connected() is checked after registering,
@@ -85,8 +88,16 @@ func (f *fixture) tokenFor(t *testing.T, sub, aud string) string {
 // counts as refused.
 func (f *fixture) dial(t *testing.T, tok string) (*client.Socket, bool) {
 	t.Helper()
+	return f.dialWith(t, tok, tok)
+}
+
+// dialWith is dial with different tokens on the upgrade and in the CONNECT
+// auth; the upgrade's must be valid, or the transport refuses before any
+// attempt can end with "unauthorized".
+func (f *fixture) dialWith(t *testing.T, bearer, auth string) (*client.Socket, bool) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		sock, outcome := f.dialOnce(t, tok)
+		sock, outcome := f.dialOnce(t, bearer, auth)
 		switch {
 		case outcome == "connected":
 			return sock, true
@@ -98,10 +109,11 @@ func (f *fixture) dial(t *testing.T, tok string) (*client.Socket, bool) {
 	}
 }
 
-func (f *fixture) dialOnce(t *testing.T, tok string) (*client.Socket, string) {
+func (f *fixture) dialOnce(t *testing.T, bearer, auth string) (*client.Socket, string) {
 	t.Helper()
 	opts := client.DefaultOptions()
-	opts.SetAuth(map[string]any{"token": tok})
+	opts.SetAuth(map[string]any{"token": auth})
+	opts.SetExtraHeaders(http.Header{"Authorization": {"Bearer " + bearer}})
 	opts.SetTransports(types.NewSet(client.WebSocket))
 	opts.SetReconnection(false)
 	opts.SetForceNew(true)
@@ -177,6 +189,7 @@ func command(t *testing.T, sock *client.Socket, name, userToken string, data any
 func TestHandshakeNeedsAnInternalTokenForChat(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	valid := f.tokenFor(t, "gateway-1", token.AudienceChat)
 	cases := []struct {
 		name string
 		tok  string
@@ -185,12 +198,71 @@ func TestHandshakeNeedsAnInternalTokenForChat(t *testing.T) {
 		{"missing", "", false},
 		{"garbage", "x.y.z", false},
 		{"wrong audience", f.tokenFor(t, "gateway-1", token.AudienceUsers), false},
-		{"valid", f.tokenFor(t, "gateway-1", token.AudienceChat), true},
+		{"valid", valid, true},
+	}
+	for _, tc := range cases {
+		t.Run("connect auth "+tc.name, func(t *testing.T) {
+			if _, ok := f.dialWith(t, valid, tc.tok); ok != tc.want {
+				t.Errorf("connected = %v, want %v", ok, tc.want)
+			}
+		})
+	}
+}
+
+// TestTransportRefusesWithoutToken checks that no Engine.IO session exists
+// without a valid bearer token: the polling handshake and the WebSocket
+// upgrade are both answered 401 problem+json, with no sid.
+func TestTransportRefusesWithoutToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	valid := f.tokenFor(t, "gateway-1", token.AudienceChat)
+	wrongAudience := f.tokenFor(t, "gateway-1", token.AudienceUsers)
+	upgrade := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Version": {"13"}}
+	cases := []struct {
+		name      string
+		transport string
+		auth      string
+		want      int
+	}{
+		{"polling without token", "polling", "", http.StatusUnauthorized},
+		{"polling with garbage", "polling", "Bearer x.y.z", http.StatusUnauthorized},
+		{"polling with wrong audience", "polling", "Bearer " + wrongAudience, http.StatusUnauthorized},
+		{"polling with token as basic", "polling", "Basic " + valid, http.StatusUnauthorized},
+		{"websocket without token", "websocket", "", http.StatusUnauthorized},
+		{"websocket with wrong audience", "websocket", "Bearer " + wrongAudience, http.StatusUnauthorized},
+		{"polling with token", "polling", "Bearer " + valid, http.StatusOK},
+		{"websocket with token", "websocket", "Bearer " + valid, http.StatusSwitchingProtocols},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := f.dial(t, tc.tok); ok != tc.want {
-				t.Errorf("connected = %v, want %v", ok, tc.want)
+			req, err := http.NewRequest(http.MethodGet, f.url+socketio.Path+"?EIO=4&transport="+tc.transport, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.transport == "websocket" {
+				req.Header = upgrade.Clone()
+			}
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("status = %d, want %d", res.StatusCode, tc.want)
+			}
+			if tc.want != http.StatusUnauthorized {
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			if ct := res.Header.Get("Content-Type"); ct != problem.ContentType {
+				t.Errorf("content type = %q, want %s", ct, problem.ContentType)
+			}
+			if strings.Contains(string(body), "sid") {
+				t.Errorf("refusal body %s mentions a session id", body)
 			}
 		})
 	}

@@ -99,11 +99,12 @@ func New(cfg Config) *Server {
 			}
 		}
 	})
-	s.handler = io.ServeHandler(nil)
+	s.handler = s.requireToken(io.ServeHandler(nil))
 	return s
 }
 
-// Handler serves the Socket.IO endpoint.
+// Handler serves the Socket.IO endpoint; every request to it needs a
+// valid internal token in its Authorization header.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // authenticate admits a link only with a valid internal token for
