@@ -149,9 +149,9 @@ func (r *Relay) Stats() RelayStats {
 	}
 }
 
-// Run relays until ctx ends, then returns nil. Database and broker
-// failures are logged and retried; they never end Run.
-func (r *Relay) Run(ctx context.Context) error {
+// Run relays until ctx ends. Database and broker failures are logged and
+// retried; they never end Run, so it has no error to return.
+func (r *Relay) Run(ctx context.Context) {
 	stats := time.NewTicker(r.opts.StatsInterval)
 	defer stats.Stop()
 	go func() {
@@ -171,12 +171,12 @@ func (r *Relay) Run(ctx context.Context) error {
 		err := r.lead(ctx)
 		r.leader.Store(false)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		delay := min(r.opts.PollInterval<<min(attempt, 4), r.opts.MaxBackoff)
 		logging.ErrorFields(r.log.Warn(), err).Dur("retry_in", delay).Msg("outbox relay: connection lost; retrying")
 		if !sleep(ctx, delay) {
-			return nil
+			return
 		}
 	}
 }

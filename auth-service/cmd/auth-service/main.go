@@ -114,7 +114,7 @@ func run(ctx context.Context, environ map[string]string, ready func(net.Addr)) e
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 	relay := outbox.NewRelay(pool, amqp.Publisher(), log, outbox.RelayOptions{})
-	wg.Go(func() { _ = relay.Run(bg) })
+	wg.Go(func() { relay.Run(bg) })
 	wg.Go(func() { prune(bg, store, limiter, cfg.LoginFailureWindow, log) })
 
 	router := httpapi.NewRouter(httpapi.Deps{

@@ -105,7 +105,7 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 	defer stopBackground()
 	var wg sync.WaitGroup
 	relay := outbox.NewRelay(pool, conn.Publisher(), log, outbox.RelayOptions{})
-	wg.Go(func() { _ = relay.Run(bg) })
+	wg.Go(func() { relay.Run(bg) })
 	wg.Go(func() { consumers.Run(bg) })
 	wg.Go(func() { sweep(bg, log, cfg, presence, store) })
 

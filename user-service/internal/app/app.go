@@ -96,7 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer func() { stopBG(); wg.Wait() }()
 	wg.Go(func() { _ = consumer.Run(ctx) })
 	relay := outbox.NewRelay(pool, conn.Publisher(), log, outbox.RelayOptions{Retention: cfg.OutboxRetention})
-	wg.Go(func() { _ = relay.Run(bg) })
+	wg.Go(func() { relay.Run(bg) })
 	wg.Go(func() { pruneProcessed(bg, store, cfg.ProcessedRetention, log) })
 
 	router := httpapi.NewRouter(httpapi.Deps{
