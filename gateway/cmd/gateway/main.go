@@ -23,21 +23,16 @@ var version = "0.1.0"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
+	// Gin's mode is process-wide state: set once here, never by a
+	// constructor.
 	gin.SetMode(gin.ReleaseMode)
-	a, err := app.New(ctx, cfg, version)
-	if err != nil {
-		return err
+	if err := app.Run(ctx, cfg, version, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
+		os.Exit(1)
 	}
-	return a.Run(ctx, nil)
 }

@@ -1,34 +1,32 @@
-// Package app wires the gateway together: configuration, keys, logging, the
-// revocation list and its sources, the proxy and the public router.
-// cmd/gateway only builds an App and runs it; component tests do the same.
+// Package app is the gateway's composition root: configuration, keys,
+// logging, the revocation list and its sources, the proxy, the public router,
+// Socket.IO and the internal ops address. cmd/gateway loads the
+// configuration and calls Run; component tests do the same.
 package app
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/parleychat/parley/gateway/api"
 	"github.com/parleychat/parley/gateway/internal/config"
-	"github.com/parleychat/parley/gateway/internal/httpapi"
-	"github.com/parleychat/parley/gateway/internal/proxy"
+	"github.com/parleychat/parley/gateway/internal/rabbitmq"
 	"github.com/parleychat/parley/gateway/internal/realtime"
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/rabbit"
-	"github.com/parleychat/parley/shared/token"
 )
 
-// Service is the gateway's service.name.
+// Service is the gateway's service.name, also its event source and the
+// name of its RabbitMQ consumer.
 const Service = "gateway"
 
 // App is one gateway instance.
@@ -43,135 +41,34 @@ type App struct {
 	loader  *revocation.Loader
 	amqp    *rabbit.Conn
 	handler http.Handler
+	// ops serves the internal ops address (full readiness, metrics, pprof).
+	ops http.Handler
+	// opsAddr is the bound ops address once it listens (tests bind :0).
+	opsAddr atomic.Pointer[net.TCPAddr]
 
 	link     *realtime.Link
 	realtime *realtime.Server
 }
 
-// New builds the gateway described by cfg. It dials RabbitMQ (retrying
-// until ctx ends), so the revocation consumer can start before anything
-// else.
-func New(ctx context.Context, cfg config.Config, version string) (a *App, err error) {
-	logs, err := logging.New(logging.Config{Service: Service, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+// Run builds the gateway described by cfg and serves until ctx ends, then
+// drains: the HTTP servers first (bounded by SHUTDOWN_TIMEOUT), then the
+// background work, then RabbitMQ and logs. ready, if not nil, receives the
+// bound public address.
+func Run(ctx context.Context, cfg config.Config, version string, ready func(net.Addr)) error {
+	a, err := newApp(ctx, cfg, version)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	a = &App{cfg: cfg, version: version, logs: logs}
-	a.log = logs.Logger.With().Str("gateway.id", cfg.GatewayID).Logger()
-	defer func() {
-		if err != nil {
-			a.close()
-		}
-	}()
-
-	sessionKeys, err := token.ParseKeyList(cfg.SessionPublicKeys)
-	if err != nil {
-		return nil, fmt.Errorf("SESSION_PUBLIC_KEYS: %w", err)
-	}
-	sessionVerifier, err := token.NewVerifier(sessionKeys, token.IssuerAuth, token.AudienceGateway)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := token.LoadPrivateKey(cfg.InternalSigningKey)
-	if err != nil {
-		return nil, fmt.Errorf("INTERNAL_SIGNING_KEY: %w", err)
-	}
-	signer, err := token.NewSigner(priv, token.IssuerGateway)
-	if err != nil {
-		return nil, err
-	}
-	a.minter = session.NewMinter(signer)
-	a.store = revocation.NewStore(nil)
-	auth := session.NewAuthenticator(sessionVerifier, a.store)
-
-	targets, err := newTargets(cfg)
-	if err != nil {
-		return nil, err
-	}
-	transport := proxy.NewTransport(cfg.UpstreamTimeout)
-	client := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout}
-	a.loader = &revocation.Loader{
-		Client: client, AuthURL: cfg.AuthURL, Log: a.log,
-		Token: func() (string, error) { return a.minter.MintSelf(token.AudienceAuth) },
-	}
-
-	if a.amqp, err = rabbit.Dial(ctx, cfg.AMQPURL, a.log, rabbit.WithName(Service+"/"+cfg.GatewayID)); err != nil {
-		return nil, err
-	}
-
-	a.link = realtime.NewLink(cfg.ChatURL, a.minter, a.log)
-	a.realtime = realtime.New(auth, a.link, a.minter, a.log, realtime.Options{
-		AllowedOrigins: cfg.AllowedOrigins,
-		CommandTimeout: cfg.CommandTimeout,
-		BufferLimit:    cfg.SocketBufferLimit,
-	})
-	// Revocations close the sockets they cover, wherever they come from.
-	a.store.Subscribe(a.realtime.Revoke)
-
-	health := &httpserver.Health{
-		Service: Service, Version: version, Shipper: logs.Shipper,
-		Checks: map[string]httpserver.Check{
-			"auth-service": readyz(client, cfg.AuthURL),
-			"user-service": readyz(client, cfg.UsersURL),
-			"chat-service": readyz(client, cfg.ChatURL),
-			"rabbitmq":     a.amqp.Check,
-			"chat-link":    a.link.Check,
-			"revocations": func(context.Context) error {
-				if !a.store.Loaded() {
-					return errors.New("revocation snapshot not loaded yet")
-				}
-				return nil
-			},
-		},
-	}
-	a.handler, err = httpapi.NewRouter(httpapi.Deps{
-		Log:            a.log,
-		Auth:           auth,
-		Revocations:    a.store,
-		Proxy:          proxy.New(a.minter, transport, cfg.UpstreamTimeout),
-		Targets:        targets,
-		Cookies:        httpapi.Cookies{Secure: cfg.SecureCookies()},
-		AllowedOrigins: cfg.AllowedOrigins,
-		TrustedProxies: cfg.TrustedProxies,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		Health:         health,
-		OpenAPI:        api.OpenAPI,
-		Realtime:       a.realtime.Handler(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.log.Info().Strs("session.kids", sessionKeys.KeyIDs()).Str("internal.kid", signer.KeyID()).
-		Bool("cookies.secure", cfg.SecureCookies()).Msg("gateway configured")
-	return a, nil
+	return a.run(ctx, ready)
 }
 
-func newTargets(cfg config.Config) (httpapi.Targets, error) {
-	var t httpapi.Targets
-	var err error
-	if t.Auth, err = proxy.NewTarget(token.AudienceAuth, cfg.AuthURL); err != nil {
-		return t, err
-	}
-	if t.Users, err = proxy.NewTarget(token.AudienceUsers, cfg.UsersURL); err != nil {
-		return t, err
-	}
-	t.Chat, err = proxy.NewTarget(token.AudienceChat, cfg.ChatURL)
-	return t, err
-}
-
-// Handler is the gateway's public HTTP handler.
-func (a *App) Handler() http.Handler { return a.handler }
-
-// Run serves until ctx ends, then drains: the HTTP server first (bounded by
-// SHUTDOWN_TIMEOUT), then the background work, then RabbitMQ and logs.
-// ready, if not nil, receives the bound address.
-func (a *App) Run(ctx context.Context, ready func(net.Addr)) error {
+func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 	defer a.close()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 
-	consumer, err := a.newConsumer()
+	consumer, err := rabbitmq.NewConsumer(a.amqp, Service, 0, a.store, a.realtime)
 	if err != nil {
 		return err
 	}
@@ -199,13 +96,36 @@ func (a *App) Run(ctx context.Context, ready func(net.Addr)) error {
 	})
 	wg.Go(func() { a.store.RunPruner(bg, time.Minute) })
 
+	// The ops listener runs beside the public one; when it cannot listen
+	// (address taken) the gateway stops with that error rather than run
+	// without its probes and metrics.
+	serveCtx, stopServe := context.WithCancelCause(ctx)
+	defer stopServe(nil)
+	opsDone := make(chan error, 1)
+	go func() {
+		err := httpserver.Run(serveCtx, a.cfg.OpsAddr, a.ops, a.cfg.ShutdownTimeout, func(addr net.Addr) {
+			if tcp, ok := addr.(*net.TCPAddr); ok {
+				a.opsAddr.Store(tcp)
+			}
+			a.log.Info().Str("addr", addr.String()).Msg("ops address listening")
+		})
+		if err != nil {
+			stopServe(err)
+		}
+		opsDone <- err
+	}()
+
 	a.log.Info().Str("addr", a.cfg.HTTPAddr).Bool("tls", a.cfg.TLS()).Msg("gateway starting")
-	err = serve(ctx, a.cfg, a.handler, ready)
+	err = serve(serveCtx, a.cfg, a.handler, ready)
+	stopServe(nil)
+	if opsErr := <-opsDone; err == nil || errors.Is(err, context.Canceled) {
+		err = opsErr
+	}
 	a.log.Info().Err(err).Msg("gateway stopped")
 	return err
 }
 
-// close releases what New acquired; safe to call on a partial App.
+// close releases what newApp acquired; safe to call on a partial App.
 func (a *App) close() {
 	if a.amqp != nil {
 		_ = a.amqp.Close()
@@ -213,24 +133,4 @@ func (a *App) close() {
 	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = a.logs.Close(fctx)
-}
-
-// readyz checks a service's readiness endpoint.
-func readyz(client *http.Client, base string) httpserver.Check {
-	url := strings.TrimRight(base, "/") + "/readyz"
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz answered %s", resp.Status)
-		}
-		return nil
-	}
 }

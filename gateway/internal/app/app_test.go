@@ -80,57 +80,9 @@ func fakeServices(t *testing.T, internal *token.KeySet) string {
 // reaches the recipient's socket, and auth.session.revoked.v1 published to
 // parley.auth closes that socket and refuses the session's cookie.
 func TestGatewayOnRealRabbitMQ(t *testing.T) {
-	amqpURL := os.Getenv("AMQP_URL")
-	if amqpURL == "" {
-		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env`")
-	}
-	dir := t.TempDir()
-	_, authPriv, _ := ed25519.GenerateKey(nil)
-	_, gwPriv, _ := ed25519.GenerateKey(nil)
-	internalKeys, _ := token.NewKeySet(gwPriv.Public().(ed25519.PublicKey))
-	svc := fakeServices(t, internalKeys)
-	cfg, err := config.LoadFrom(map[string]string{
-		"HTTP_ADDR":            "127.0.0.1:0",
-		"AUTH_URL":             svc,
-		"USERS_URL":            svc,
-		"CHAT_URL":             svc,
-		"SESSION_PUBLIC_KEYS":  writeKey(t, dir, "auth.pem", authPriv),
-		"INTERNAL_SIGNING_KEY": writeKey(t, dir, "gateway.pem", gwPriv),
-		"AMQP_URL":             amqpURL,
-		"LOG_LEVEL":            "warn",
-		"PRESENCE_HEARTBEAT":   "1s",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, "test")
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	addrc := make(chan net.Addr, 1)
-	runErr := make(chan error, 1)
-	go func() { runErr <- a.Run(ctx, func(addr net.Addr) { addrc <- addr }) }()
-	base := "http://" + (<-addrc).String()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-runErr:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	waitFor(t, "readiness", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	g := startGateway(t, nil)
+	base, authPriv, amqpURL, ctx := g.base, g.authPriv, g.amqpURL, g.ctx
+	waitFor(t, "readiness", func() bool { return status(base+"/readyz") == http.StatusOK })
 
 	signer, _ := token.NewSigner(authPriv, token.IssuerAuth)
 	userID, sid := uuid.NewString(), uuid.NewString()
@@ -194,6 +146,88 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 	if got := get(t, base+"/api/v1/auth/me", cookie); got != http.StatusUnauthorized {
 		t.Errorf("GET /auth/me after auth.session.revoked: %d, want 401", got)
 	}
+}
+
+// gateway is one App running against RabbitMQ and fake services.
+type gateway struct {
+	app      *App
+	base     string // public base URL
+	authPriv ed25519.PrivateKey
+	amqpURL  string
+	ctx      context.Context
+}
+
+// startGateway runs a gateway (newApp and run, as Run does) with env
+// overriding the defaults below, and stops it when the test ends.
+func startGateway(t *testing.T, env map[string]string) *gateway {
+	t.Helper()
+	amqpURL := os.Getenv("AMQP_URL")
+	if amqpURL == "" {
+		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env`")
+	}
+	dir := t.TempDir()
+	_, authPriv, _ := ed25519.GenerateKey(nil)
+	_, gwPriv, _ := ed25519.GenerateKey(nil)
+	internalKeys, _ := token.NewKeySet(gwPriv.Public().(ed25519.PublicKey))
+	svc := fakeServices(t, internalKeys)
+	vars := map[string]string{
+		"HTTP_ADDR":            "127.0.0.1:0",
+		"OPS_ADDR":             "127.0.0.1:0",
+		"AUTH_URL":             svc,
+		"USERS_URL":            svc,
+		"CHAT_URL":             svc,
+		"SESSION_PUBLIC_KEYS":  writeKey(t, dir, "auth.pem", authPriv),
+		"INTERNAL_SIGNING_KEY": writeKey(t, dir, "gateway.pem", gwPriv),
+		"AMQP_URL":             amqpURL,
+		"LOG_LEVEL":            "warn",
+		"PRESENCE_HEARTBEAT":   "1s",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, "test")
+	if err != nil {
+		cancel()
+		t.Fatalf("newApp: %v", err)
+	}
+	addrc := make(chan net.Addr, 1)
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.run(ctx, func(addr net.Addr) { addrc <- addr }) }()
+	var base string
+	select {
+	case addr := <-addrc:
+		base = "http://" + addr.String()
+	case err := <-runErr:
+		cancel()
+		t.Fatalf("run: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-runErr:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+	return &gateway{app: a, base: base, authPriv: authPriv, amqpURL: amqpURL, ctx: ctx}
+}
+
+// status GETs url and returns the status, 0 when it cannot connect.
+func status(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 func get(t *testing.T, url, cookie string) int {

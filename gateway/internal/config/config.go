@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/envconfig"
@@ -92,17 +91,7 @@ type Config struct {
 // environment). A variable getenv answers "" for counts as unset.
 func Load(getenv func(string) string) (Config, error) {
 	var c Config
-	params, err := env.GetFieldParams(&c)
-	if err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
-	}
-	environ := make(map[string]string, len(params))
-	for _, p := range params {
-		if v := getenv(p.Key); v != "" {
-			environ[p.Key] = v
-		}
-	}
-	if err := envconfig.LoadFrom(&c, environ); err != nil {
+	if err := envconfig.LoadWith(&c, getenv); err != nil {
 		return Config{}, err
 	}
 	if c.GatewayID == "" {

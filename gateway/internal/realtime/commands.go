@@ -5,41 +5,48 @@ import (
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
+	"github.com/parleychat/parley/shared/input"
+	"github.com/parleychat/parley/shared/link"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
 	"github.com/parleychat/parley/shared/trace"
 )
 
 // commands are the client events forwarded to chat-service with an ack
-// (DESIGN §5); typing is forwarded without one.
-var commands = []string{"message:send", "message:edit", "message:delete", "conversation:read", "sync"}
+// (the design brief's Socket.IO table); typing is forwarded without one.
+var commands = []string{link.MessageSend, link.MessageEdit, link.MessageDelete, link.ConversationRead, link.Sync}
 
 // Commander carries commands to chat-service.
 type Commander interface {
-	// Send emits event with payload and calls reply once with the ack's
-	// arguments, or with an error ack on timeout or when the link is down.
-	// A nil reply sends without asking for an ack.
-	Send(event string, payload map[string]any, timeout time.Duration, reply func([]any))
-}
-
-// errorAck is the ack a client gets when the gateway, not chat-service,
-// answers.
-func errorAck(status int, code, detail string) []any {
-	return []any{map[string]any{"ok": false, "error": map[string]any{"status": status, "code": code, "detail": detail}}}
+	// Send emits event with payload for the user userID (whose commands
+	// stay ordered) and calls reply once with the ack's arguments, or with
+	// an error ack on timeout or when the link is down. A nil reply sends
+	// without asking for an ack.
+	Send(userID, event string, payload map[string]any, timeout time.Duration, reply func([]any))
 }
 
 // onCommand forwards one command event: the user's identity travels as a
 // fresh internal token minted for this command, never as anything the
-// client sent, and chat-service's ack goes back to the client unchanged.
+// client sent, and chat-service's ack goes back to the client unchanged but
+// for a traceId added to a failure that lacks one. A payload with text no
+// service could store (invalid UTF-8, NUL) is refused here with the field
+// at fault, as REST refuses such a body.
 func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 	sock.On(event, func(args ...any) {
 		ack, data := splitAck(args)
 		tc := trace.New()
+		if bad := input.Strings(data); len(bad) > 0 {
+			if ack != nil {
+				ack(failedAck(link.Failed(problem.Validation(bad...).Public(tc.TraceID))), nil)
+			}
+			return
+		}
 		tok, err := s.minter.Mint(c.id, token.AudienceChat)
 		if err != nil {
 			logging.ErrorFields(s.log.Error(), err).Str("trace.id", tc.TraceID).Msg("mint internal token for a command")
 			if ack != nil {
-				ack(errorAck(500, "internal", "an internal error occurred; retry"), nil)
+				ack(failedAck(link.Failed(problem.ErrInternal.Public(tc.TraceID))), nil)
 			}
 			return
 		}
@@ -48,6 +55,7 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 		var reply func([]any)
 		if ack != nil {
 			reply = func(res []any) {
+				res = withTraceID(res, tc.TraceID)
 				status := ackStatus(res)
 				ev := s.log.Debug()
 				if status >= 500 {
@@ -62,7 +70,7 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 				ack(res, nil)
 			}
 		}
-		s.link.Send(event, payload, s.opts.CommandTimeout, reply)
+		s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, reply)
 	})
 }
 
@@ -123,7 +131,9 @@ func (s *Server) onTyping(sock *socket.Socket, c *conn, args []any) {
 	}
 	convID, _ := m["conversationId"].(string)
 	typing, _ := m["typing"].(bool)
-	if convID == "" {
+	// No ack to carry a refusal: a signal with text no service could
+	// store is dropped.
+	if convID == "" || len(input.Strings(m)) > 0 {
 		return
 	}
 	now := time.Now()
@@ -143,5 +153,5 @@ func (s *Server) onTyping(sock *socket.Socket, c *conn, args []any) {
 	if err != nil {
 		return
 	}
-	s.link.Send("typing", map[string]any{"token": tok, "traceparent": trace.New().String(), "data": m}, 0, nil)
+	s.link.Send(c.id.UserID, link.Typing, map[string]any{"token": tok, "traceparent": trace.New().String(), "data": m}, 0, nil)
 }

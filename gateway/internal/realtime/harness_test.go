@@ -36,7 +36,7 @@ type fakeLink struct {
 
 func newFakeLink() *fakeLink { return &fakeLink{calls: make(chan sent, 100)} }
 
-func (f *fakeLink) Send(event string, payload map[string]any, timeout time.Duration, reply func([]any)) {
+func (f *fakeLink) Send(_, event string, payload map[string]any, timeout time.Duration, reply func([]any)) {
 	f.mu.Lock()
 	f.log = append(f.log, sent{event, payload})
 	answer := f.reply
@@ -168,8 +168,12 @@ func (r *rig) dialOnce(headers http.Header, transport string, timeout time.Durat
 	}
 }
 
-// errConnect is a refused connection; code is the server's data.code.
-type errConnect struct{ msg, code string }
+// errConnect is a refused connection; code is the server's data.code and
+// data the whole of it.
+type errConnect struct {
+	msg, code string
+	data      map[string]any
+}
 
 func (e errConnect) Error() string { return "connect_error: " + e.msg }
 
@@ -179,6 +183,7 @@ func connectError(args []any) errConnect {
 		if x, ok := a.(*types.ExtendedError); ok {
 			if m, ok := x.Data.(map[string]any); ok {
 				e.code, _ = m["code"].(string)
+				e.data = m
 			}
 		}
 	}

@@ -21,16 +21,53 @@ type entry struct {
 type registry struct {
 	mu    sync.RWMutex
 	users map[string]map[*socket.Socket]session.Identity
+	// pending counts each user's sockets accepted by the middleware and
+	// not registered yet, so concurrent handshakes cannot overshoot the
+	// per-user cap between the check and the registration.
+	pending map[string]int
 }
 
 func newRegistry() *registry {
-	return &registry{users: make(map[string]map[*socket.Socket]session.Identity)}
+	return &registry{
+		users:   make(map[string]map[*socket.Socket]session.Identity),
+		pending: make(map[string]int),
+	}
 }
 
-// add records sock and reports whether it is the user's first here.
+// reserve takes one of userID's limit socket slots and reports whether
+// one was free; add turns the reservation into the socket's entry, release
+// gives it back.
+func (r *registry) reserve(userID string, limit int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.users[userID])+r.pending[userID] >= limit {
+		return false
+	}
+	r.pending[userID]++
+	return true
+}
+
+// release gives back a reservation whose socket never registered.
+func (r *registry) release(userID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unreserve(userID)
+}
+
+func (r *registry) unreserve(userID string) {
+	if n := r.pending[userID]; n > 1 {
+		r.pending[userID] = n - 1
+	} else {
+		delete(r.pending, userID)
+	}
+}
+
+// add records sock in place of its reservation and reports whether it is
+// the user's first here.
 func (r *registry) add(id session.Identity, sock *socket.Socket) (first bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.unreserve(id.UserID)
 	m := r.users[id.UserID]
 	if m == nil {
 		m = make(map[*socket.Socket]session.Identity)

@@ -1,4 +1,5 @@
-// Package realtime is the gateway's Socket.IO side (DESIGN §5): clients
+// Package realtime is the gateway's Socket.IO side (the design brief's
+// "Socket.IO (client ↔ gateway)" section): clients
 // connect at /socket.io/ with their session cookie, each socket joins the
 // room user:<id>, commands are forwarded to chat-service over a Socket.IO
 // link, and deliveries from RabbitMQ are emitted to the local rooms of their
@@ -11,14 +12,18 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/problem"
+	"github.com/parleychat/parley/shared/trace"
 )
 
 // Authenticator checks a session token (the REST router's, shared).
@@ -40,6 +45,9 @@ type Options struct {
 	// TypingInterval is the minimum gap between two forwarded typing
 	// signals of one socket for one conversation.
 	TypingInterval time.Duration
+	// SocketsPerUser caps one user's sockets on this instance; a handshake
+	// beyond it gets connect_error too_many_sockets.
+	SocketsPerUser int
 }
 
 // Server is the client-facing Socket.IO server of one gateway instance.
@@ -71,6 +79,9 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	}
 	if o.TypingInterval <= 0 {
 		o.TypingInterval = 2 * time.Second
+	}
+	if o.SocketsPerUser <= 0 {
+		o.SocketsPerUser = 16
 	}
 	s := &Server{
 		auth: auth, link: link, minter: minter, opts: o,
@@ -106,24 +117,29 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 }
 
 // checkOrigin refuses every Engine.IO request (handshake, poll, upgrade)
-// from a foreign Origin. The library's own check (CORS and the WebSocket
-// upgrader's CheckOrigin) only compares against the configured list and
-// cannot recognise the gateway's own origin, so a same-origin request has
-// its Origin removed once it has passed here; requests from a listed origin
-// keep it, so they still get their CORS headers.
+// from a foreign Origin with a problem+json 403. The library's own check
+// (CORS and the WebSocket upgrader's CheckOrigin) only compares against the
+// configured list and cannot recognise the gateway's own origin, so a
+// same-origin request has its Origin removed once it has passed here;
+// requests from a listed origin keep it, so they still get their CORS
+// headers. It runs as a small Gin engine so the refusal goes through the
+// one problem writer, with the request's trace id.
 func (s *Server) checkOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
+	r := gin.New()
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
+	r.Use(func(c *gin.Context) {
+		origin := c.Request.Header.Get("Origin")
 		switch {
 		case origin == "" || s.origins[origin]:
-		case s.sameOrigin(r, origin):
-			r.Header.Del("Origin")
+		case s.sameOrigin(c.Request, origin):
+			c.Request.Header.Del("Origin")
 		default:
-			http.Error(w, errOrigin.Error(), http.StatusForbidden)
+			problem.Write(c, errOriginRefused)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(c.Writer, c.Request)
 	})
+	return r
 }
 
 // Handler serves the Socket.IO endpoint; mount it at /socket.io/.
@@ -134,10 +150,7 @@ func (s *Server) Close() {
 	s.io.Close(nil)
 }
 
-var (
-	errOrigin    = errors.New("origin not allowed")
-	errNoSession = errors.New("a valid session cookie is required")
-)
+var errNoSession = errors.New("a valid session cookie is required")
 
 // allowRequest runs on every Engine.IO handshake (long-polling or direct
 // WebSocket), before any Socket.IO state exists: a request without a
@@ -171,9 +184,12 @@ func (s *Server) identify(r *http.Request) (session.Identity, error) {
 
 // authenticate is the namespace middleware: it identifies the socket from
 // the handshake request's cookie (checked again: the session may have been
-// revoked since the Engine.IO handshake) and refuses it otherwise.
+// revoked since the Engine.IO handshake) and takes one of the user's socket
+// slots, or refuses the socket with a connect_error whose data is the
+// problem REST would answer (code, status, detail, traceId).
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	id, err := s.identify(sock.Request().Request())
+	req := sock.Request().Request()
+	id, err := s.identify(req)
 	if err == nil && !id.ExpiresAt.After(time.Now()) {
 		// Past exp but within the verifier's clock-skew leeway: such a
 		// socket would be closed at once by its expiry timer, so the
@@ -181,25 +197,56 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		err = session.ErrExpired
 	}
 	if err != nil {
-		code := "unauthorized"
-		switch {
-		case errors.Is(err, session.ErrExpired):
-			code = "token_expired"
-		case errors.Is(err, session.ErrRevoked):
-			code = "session_revoked"
-		case errors.Is(err, session.ErrNotReady):
-			code = "unavailable"
-		}
-		next(socket.NewExtendedError("unauthorized", map[string]any{"code": code}))
+		next(refusal("unauthorized", session.Problem(err), req))
 		return
 	}
-	sock.SetData(&conn{id: id, typing: make(map[string]typingState)})
+	if !s.registry.reserve(id.UserID, s.opts.SocketsPerUser) {
+		s.log.Info().Str("user.id", id.UserID).Int("sockets.limit", s.opts.SocketsPerUser).Msg("socket refused: too many for this user")
+		next(refusal(errTooManySockets.Code, errTooManySockets, req))
+		return
+	}
+	c := &conn{id: id, typing: make(map[string]typingState)}
+	// A socket refused or dropped between here and onConnection never
+	// registers; its slot is given back when its connection closes.
+	// A connection that closed before the listener existed is caught by
+	// its state; the CAS keeps the two from both giving the slot back.
+	releaseSlot := func(...any) {
+		if c.slot.CompareAndSwap(slotReserved, slotReleased) {
+			s.registry.release(id.UserID)
+		}
+	}
+	sock.Conn().Once("close", releaseSlot)
+	if sock.Conn().ReadyState() != "open" {
+		releaseSlot()
+	}
+	sock.SetData(c)
 	next(nil)
 }
+
+// refusal is a connect_error: message is what Socket.IO clients show as
+// the error's message ("unauthorized" for every session problem, as
+// before), data the problem's public fields.
+func refusal(message string, p *problem.Problem, req *http.Request) *socket.ExtendedError {
+	traceID := trace.ID(req.Context())
+	if traceID == "" {
+		traceID = trace.New().TraceID
+	}
+	return socket.NewExtendedError(message, problemData(p, traceID))
+}
+
+// Socket slot states: reserved by the middleware, then registered by
+// onConnection or released when the connection closes first.
+const (
+	slotReserved int32 = iota
+	slotRegistered
+	slotReleased
+)
 
 // conn is what the gateway keeps per socket.
 type conn struct {
 	id session.Identity
+	// slot is the socket's place in the user's SocketsPerUser.
+	slot atomic.Int32
 	// expiry closes the socket when the session token expires; stopped
 	// when the socket goes first.
 	expiry *time.Timer
@@ -214,6 +261,12 @@ func room(userID string) socket.Room { return socket.Room("user:" + userID) }
 func (s *Server) onConnection(sock *socket.Socket) {
 	c, ok := sock.Data().(*conn)
 	if !ok {
+		sock.Disconnect(true)
+		return
+	}
+	if !c.slot.CompareAndSwap(slotReserved, slotRegistered) {
+		// The connection closed before the socket got here; its slot is
+		// already given back.
 		sock.Disconnect(true)
 		return
 	}

@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/parleychat/parley/gateway/api"
+	"github.com/parleychat/parley/gateway/internal/config"
+	"github.com/parleychat/parley/gateway/internal/httpapi"
+	"github.com/parleychat/parley/gateway/internal/proxy"
+	"github.com/parleychat/parley/gateway/internal/realtime"
+	"github.com/parleychat/parley/gateway/internal/revocation"
+	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/httpserver"
+	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/token"
+)
+
+// newApp builds the gateway described by cfg. It dials RabbitMQ (retrying
+// until ctx ends), so the revocation consumer can start before anything
+// else.
+func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err error) {
+	logs, err := logging.New(logging.Config{Service: Service, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+	if err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, version: version, logs: logs}
+	a.log = logs.Logger.With().Str("gateway.id", cfg.GatewayID).Logger()
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	sessionKeys, err := token.ParseKeyList(cfg.SessionPublicKeys)
+	if err != nil {
+		return nil, fmt.Errorf("SESSION_PUBLIC_KEYS: %w", err)
+	}
+	sessionVerifier, err := token.NewVerifier(sessionKeys, token.IssuerAuth, token.AudienceGateway)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := token.LoadPrivateKey(cfg.InternalSigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("INTERNAL_SIGNING_KEY: %w", err)
+	}
+	signer, err := token.NewSigner(priv, token.IssuerGateway)
+	if err != nil {
+		return nil, err
+	}
+	a.minter = session.NewMinter(signer)
+	a.store = revocation.NewStore(nil)
+	auth := session.NewAuthenticator(sessionVerifier, a.store)
+
+	targets, err := newTargets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	transport := proxy.NewTransport(cfg.UpstreamTimeout)
+	client := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout}
+	a.loader = &revocation.Loader{
+		Client: client, AuthURL: cfg.AuthURL, Log: a.log,
+		Token: func() (string, error) { return a.minter.MintSelf(token.AudienceAuth) },
+	}
+
+	if a.amqp, err = rabbit.Dial(ctx, cfg.AMQPURL, a.log, rabbit.WithName(Service+"/"+cfg.GatewayID)); err != nil {
+		return nil, err
+	}
+
+	if a.link, err = realtime.NewLink(cfg.ChatURLs(), a.minter, a.log); err != nil {
+		return nil, err
+	}
+	a.realtime = realtime.New(auth, a.link, a.minter, a.log, realtime.Options{
+		AllowedOrigins: cfg.AllowedOrigins,
+		CommandTimeout: cfg.CommandTimeout,
+		BufferLimit:    cfg.SocketBufferLimit,
+		SocketsPerUser: cfg.SocketsPerUser,
+	})
+	// Revocations close the sockets they cover, wherever they come from.
+	a.store.Subscribe(a.realtime.Revoke)
+
+	public, ops := a.health(client, logs.Shipper)
+	a.ops = ops.OpsHandler(httpserver.NewRegistry())
+	a.handler, err = httpapi.NewRouter(httpapi.Deps{
+		Log:            a.log,
+		Auth:           auth,
+		Revocations:    a.store,
+		Proxy:          proxy.New(a.minter, transport, cfg.UpstreamTimeout),
+		Targets:        targets,
+		Cookies:        httpapi.Cookies{Secure: cfg.SecureCookies()},
+		AllowedOrigins: cfg.AllowedOrigins,
+		TrustedProxies: cfg.TrustedProxies,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Health:         public,
+		OpenAPI:        api.OpenAPI,
+		Realtime:       a.realtime.Handler(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info().Strs("session.kids", sessionKeys.KeyIDs()).Str("internal.kid", signer.KeyID()).
+		Bool("cookies.secure", cfg.SecureCookies()).Msg("gateway configured")
+	return a, nil
+}
+
+func newTargets(cfg config.Config) (httpapi.Targets, error) {
+	var t httpapi.Targets
+	var err error
+	if t.Auth, err = proxy.NewTarget(token.AudienceAuth, cfg.AuthURL); err != nil {
+		return t, err
+	}
+	if t.Users, err = proxy.NewTarget(token.AudienceUsers, cfg.UsersURL); err != nil {
+		return t, err
+	}
+	t.Chat, err = proxy.NewTarget(token.AudienceChat, cfg.ChatURLs()[0])
+	return t, err
+}
