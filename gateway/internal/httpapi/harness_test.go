@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
@@ -62,6 +63,7 @@ func newUpstream(t testing.TB, audience string, internalKeys *token.KeySet) *ups
 	r := gin.New()
 	r.Use(token.RequireInternal(v), func(c *gin.Context) {
 		body, _ := io.ReadAll(c.Request.Body)
+		c.Request.Body = io.NopCloser(bytes.NewReader(body)) // for handle
 		claims, _ := token.FromContext(c.Request.Context())
 		u.mu.Lock()
 		u.log = append(u.log, seen{
@@ -223,12 +225,14 @@ func (e *env) fakeAuth(c *gin.Context) {
 		c.JSON(status, e.tokenAnswer(uuid.NewString(), uuid.NewString()))
 	case "/api/v1/auth/refresh":
 		var in struct{ RefreshToken string }
-		if err := json.Unmarshal([]byte(e.auth.last().Body), &in); err != nil || !strings.HasPrefix(in.RefreshToken, "rt-") {
+		body, _ := io.ReadAll(c.Request.Body)
+		_ = json.Unmarshal(body, &in)
+		parts := strings.SplitN(in.RefreshToken, ":", 3) // rt-<n>:<user>:<sid>
+		if !strings.HasPrefix(in.RefreshToken, "rt-") || len(parts) != 3 || parts[2] == "" {
 			c.Data(http.StatusUnauthorized, "application/problem+json",
 				[]byte(`{"type":"x","title":"Unauthorized","status":401,"code":"invalid_refresh_token"}`))
 			return
 		}
-		parts := strings.SplitN(in.RefreshToken, ":", 3) // rt-<n>:<user>:<sid>
 		c.JSON(http.StatusOK, e.tokenAnswer(parts[1], parts[2]))
 	case "/api/v1/auth/logout", "/api/v1/auth/password":
 		c.Status(http.StatusNoContent)
@@ -265,13 +269,12 @@ func (e *env) tokenAnswer(userID, sid string) gin.H {
 	}
 }
 
-// sessionToken mints a genuine session token as auth-service would.
+// sessionToken mints a genuine session token as auth-service would. It
+// runs inside the fake service's handlers too, where the test's t must not
+// be used; minting fails only for an empty session id, which no caller
+// passes.
 func (e *env) sessionToken(userID, sid string) string {
-	e.t.Helper()
-	raw, err := e.authSigner.Session(userID, sid, token.SessionTTL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	raw, _ := e.authSigner.Session(userID, sid, token.SessionTTL)
 	return raw
 }
 

@@ -110,6 +110,22 @@ func splitAck(args []any) (socket.Ack, any) {
 	return ack, data
 }
 
+// typingSignal reads a client's typing payload: {conversationId, typing}.
+// ok is false for anything else, and for text no service could store
+// (there is no ack to carry a refusal, so such a signal is dropped).
+func typingSignal(data any) (m map[string]any, convID string, typing, ok bool) {
+	m, ok = data.(map[string]any)
+	if !ok {
+		return nil, "", false, false
+	}
+	convID, _ = m["conversationId"].(string)
+	typing, _ = m["typing"].(bool)
+	if convID == "" || len(input.Strings(m)) > 0 {
+		return nil, "", false, false
+	}
+	return m, convID, typing, true
+}
+
 // typingState is the last typing signal forwarded for a conversation.
 type typingState struct {
 	at     time.Time
@@ -125,15 +141,8 @@ const maxTypingEntries = 256
 // (stopped typing) always goes through.
 func (s *Server) onTyping(sock *socket.Socket, c *conn, args []any) {
 	_, data := splitAck(args)
-	m, ok := data.(map[string]any)
+	m, convID, typing, ok := typingSignal(data)
 	if !ok {
-		return
-	}
-	convID, _ := m["conversationId"].(string)
-	typing, _ := m["typing"].(bool)
-	// No ack to carry a refusal: a signal with text no service could
-	// store is dropped.
-	if convID == "" || len(input.Strings(m)) > 0 {
 		return
 	}
 	now := time.Now()

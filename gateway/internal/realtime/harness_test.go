@@ -5,10 +5,12 @@ import (
 	"crypto/ed25519"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 	client "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -18,6 +20,13 @@ import (
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/token"
 )
+
+// TestMain puts Gin (the origin check's engine) in release mode, as
+// cmd/gateway does: mode is process-wide state, set once by the program.
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
 
 // sent is one command the fake chat link received.
 type sent struct {

@@ -215,7 +215,7 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 			s.registry.release(id.UserID)
 		}
 	}
-	sock.Conn().Once("close", releaseSlot)
+	sock.Conn().On("close", releaseSlot)
 	if sock.Conn().ReadyState() != "open" {
 		releaseSlot()
 	}
