@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // NewConversation is a request to start a conversation. For a direct one
@@ -66,7 +67,7 @@ func (s *Service) CreateConversation(ctx context.Context, userID string, in NewC
 func (s *Service) checkMemberIDs(f *fields, field string, ids []string, self string) []string {
 	out := make([]string, 0, len(ids))
 	for i, raw := range ids {
-		id, ok := ParseID(raw)
+		id, ok := input.ParseID(raw)
 		if !ok {
 			f.add(fmt.Sprintf("%s[%d]", field, i), "must be a user id")
 			continue
@@ -190,7 +191,7 @@ func (s *Service) recordConversation(ctx context.Context, tx Tx, convID string, 
 
 // Conversation returns one conversation the user belongs to.
 func (s *Service) Conversation(ctx context.Context, userID, convID string) (Conversation, error) {
-	id, ok := ParseID(convID)
+	id, ok := input.ParseID(convID)
 	if !ok {
 		return Conversation{}, ErrNotFound
 	}
@@ -222,6 +223,10 @@ func (s *Service) Conversations(ctx context.Context, userID, cursor string, limi
 	return page, nil
 }
 
+// maxCursorMicros is the last microsecond of year 9999, past any activity
+// time a cursor can hold.
+const maxCursorMicros = 253402300799999999
+
 func encodeConversationCursor(c ConversationCursor) string {
 	raw := strconv.FormatInt(c.LastActivity.UnixMicro(), 10) + "," + c.ID
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
@@ -240,10 +245,12 @@ func decodeConversationCursor(s string) (ConversationCursor, bool) {
 		return ConversationCursor{}, false
 	}
 	micros, err := strconv.ParseInt(us, 10, 64)
-	if err != nil {
+	if err != nil || micros < 0 || micros > maxCursorMicros {
+		// Out of the range this service ever writes; PostgreSQL would
+		// refuse some of these times outright.
 		return ConversationCursor{}, false
 	}
-	if id, ok = ParseID(id); !ok {
+	if id, ok = input.ParseID(id); !ok {
 		return ConversationCursor{}, false
 	}
 	return ConversationCursor{LastActivity: time.UnixMicro(micros).UTC(), ID: id}, true

@@ -1,12 +1,17 @@
 package chat
 
 import (
+	"context"
 	"errors"
+	"math"
+	"net/http"
 	"time"
+
+	"github.com/parleychat/parley/shared/problem"
 )
 
-// ErrorKind classifies a domain error; the transports map each kind to one
-// HTTP status (REST) or ack error status (Socket.IO) in a single place.
+// ErrorKind classifies a domain error; Problem maps each kind to one status,
+// which REST writes as problem+json and the Socket.IO link puts in its ack.
 type ErrorKind int
 
 // Error kinds.
@@ -65,6 +70,7 @@ var (
 	ErrMembersLimit    = &Error{Kind: KindConflict, Code: "too_many_members", Detail: "a group has at most 256 members"}
 	ErrRateLimited     = &Error{Kind: KindRateLimited, Code: "rate_limited", Detail: "too many messages, slow down"}
 	ErrOverloaded      = &Error{Kind: KindOverloaded, Code: "overloaded", Detail: "the service is busy, retry shortly"}
+	ErrTooManyCommands = &Error{Kind: KindRateLimited, Code: "too_many_commands", Detail: "too many of your commands are waiting; retry shortly", RetryAfter: time.Second}
 	errConflictingTx   = errors.New("chat: concurrent change won")
 	errRollbackNoError = errors.New("chat: nothing changed")
 )
@@ -79,4 +85,52 @@ func rateLimited(after time.Duration) *Error {
 	e := *ErrRateLimited
 	e.RetryAfter = after
 	return &e
+}
+
+// Problem is chat-service's one mapping from errors to problems, used by
+// REST (problem.Write) and the Socket.IO link (its ack error) alike, so both
+// transports fail with the same status, code, fields and retry hint. Domain
+// errors keep their code and fields; a *problem.Problem (from request
+// decoding) passes through; a cancelled context is 503; anything else is a
+// 500 wrapping err for the log.
+func Problem(err error) *problem.Problem {
+	var de *Error
+	var p *problem.Problem
+	switch {
+	case errors.As(err, &de):
+		return fromDomain(de)
+	case errors.As(err, &p):
+		return p
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return problem.ErrUnavailable.Wrap(err)
+	default:
+		return problem.ErrInternal.Wrap(err)
+	}
+}
+
+var statusOf = map[ErrorKind]int{
+	KindInvalid:     http.StatusBadRequest,
+	KindNotFound:    http.StatusNotFound,
+	KindForbidden:   http.StatusForbidden,
+	KindConflict:    http.StatusConflict,
+	KindRateLimited: http.StatusTooManyRequests,
+	KindOverloaded:  http.StatusServiceUnavailable,
+}
+
+func fromDomain(e *Error) *problem.Problem {
+	status, ok := statusOf[e.Kind]
+	if !ok {
+		return problem.ErrInternal.Wrap(e)
+	}
+	p := problem.New(status, e.Code, e.Detail)
+	for _, f := range e.Fields {
+		p = p.WithFields(problem.FieldError{Field: f.Field, Message: f.Message})
+	}
+	switch e.Kind {
+	case KindRateLimited:
+		p.RetryAfter = max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+	case KindOverloaded:
+		p.RetryAfter = 1
+	}
+	return p
 }

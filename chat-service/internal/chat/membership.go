@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // Rename changes a group's title; owners and admins only.
 func (s *Service) Rename(ctx context.Context, userID, convID, title string) (Conversation, error) {
-	id, ok := ParseID(convID)
+	id, ok := input.ParseID(convID)
 	if !ok {
 		return Conversation{}, ErrNotFound
 	}
@@ -46,7 +47,7 @@ func (s *Service) Rename(ctx context.Context, userID, convID, title string) (Con
 // AddMembers adds users to a group; owners and admins may add members,
 // only the owner may add admins (role "admin").
 func (s *Service) AddMembers(ctx context.Context, userID, convID string, userIDs []string, role Role) (Conversation, error) {
-	id, ok := ParseID(convID)
+	id, ok := input.ParseID(convID)
 	if !ok {
 		return Conversation{}, ErrNotFound
 	}
@@ -119,11 +120,11 @@ func (s *Service) AddMembers(ctx context.Context, userID, convID string, userIDs
 // members. When the owner leaves, the longest-standing admin (else member)
 // becomes owner. The removed user still receives this one event.
 func (s *Service) RemoveMember(ctx context.Context, userID, convID, targetID string) error {
-	id, ok := ParseID(convID)
+	id, ok := input.ParseID(convID)
 	if !ok {
 		return ErrNotFound
 	}
-	target, ok := ParseID(targetID)
+	target, ok := input.ParseID(targetID)
 	if !ok {
 		return ErrNotFound
 	}

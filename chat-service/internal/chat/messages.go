@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // NewMessage is a send request. ClientMsgID is the client's idempotency
@@ -21,7 +22,7 @@ type NewMessage struct {
 // ClientMsgID: the original message is returned and nothing changes, so a
 // client may retry across timeouts and reconnects safely.
 func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg Message, created bool, err error) {
-	convID, ok := ParseID(in.ConversationID)
+	convID, ok := input.ParseID(in.ConversationID)
 	if !ok {
 		return Message{}, false, ErrNotFound
 	}
@@ -30,7 +31,7 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 	checkBody(&f, "body", in.Body)
 	var replyTo *string
 	if in.ReplyToID != "" {
-		if id, ok := ParseID(in.ReplyToID); ok {
+		if id, ok := input.ParseID(in.ReplyToID); ok {
 			replyTo = &id
 		} else {
 			f.add("replyToId", "must be a message id")
@@ -188,11 +189,11 @@ func (s *Service) React(ctx context.Context, userID, convID, msgID, emoji string
 // report no change), stores it and logs typ with the new message object.
 // On no change it returns the message as it is, without an event.
 func (s *Service) changeMessage(ctx context.Context, userID, convID, msgID, typ string, change func(Tx, Member, *Message) error) (Message, error) {
-	cid, ok := ParseID(convID)
+	cid, ok := input.ParseID(convID)
 	if !ok {
 		return Message{}, ErrNotFound
 	}
-	mid, ok := ParseID(msgID)
+	mid, ok := input.ParseID(msgID)
 	if !ok {
 		return Message{}, ErrNotFound
 	}
@@ -230,7 +231,7 @@ func (s *Service) changeMessage(ctx context.Context, userID, convID, msgID, typ 
 // MarkRead raises the caller's read position to seq (never lowers it;
 // values past the last message are clamped to it).
 func (s *Service) MarkRead(ctx context.Context, userID, convID string, seq int64) (ReadReceipt, error) {
-	cid, ok := ParseID(convID)
+	cid, ok := input.ParseID(convID)
 	if !ok {
 		return ReadReceipt{}, ErrNotFound
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // PresenceChange is one user going online or offline.
@@ -67,7 +68,7 @@ func (p *Presence) Heartbeat(ctx context.Context, hb events.GatewayPresenceV1, s
 	users := make([]string, 0, len(hb.Users))
 	seen := make(map[string]bool, len(hb.Users))
 	for _, raw := range hb.Users {
-		if id, ok := ParseID(raw); ok && !seen[id] {
+		if id, ok := input.ParseID(raw); ok && !seen[id] {
 			seen[id] = true
 			users = append(users, id)
 		}

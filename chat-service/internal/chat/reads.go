@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/parleychat/parley/shared/input"
 )
 
 // MessagePage is one page of a conversation's messages in seq order.
@@ -23,7 +25,7 @@ type SearchPage struct {
 // Messages lists a conversation's messages: the newest page when neither
 // bound is given, those before seq `before`, or those after seq `after`.
 func (s *Service) Messages(ctx context.Context, userID, convID string, before, after int64, limit int) (MessagePage, error) {
-	cid, ok := ParseID(convID)
+	cid, ok := input.ParseID(convID)
 	if !ok {
 		return MessagePage{}, ErrNotFound
 	}
@@ -79,7 +81,7 @@ func (s *Service) Search(ctx context.Context, userID, q, cursor string, limit in
 		}
 	}
 	if cursor != "" {
-		id, ok := ParseID(cursor)
+		id, ok := input.ParseID(cursor)
 		if !ok {
 			f.add("cursor", "is not a cursor this service issued")
 		}

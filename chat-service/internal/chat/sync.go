@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/parleychat/parley/shared/input"
 )
 
 // MaxSyncConversations bounds how many conversations one sync may list.
@@ -138,7 +140,7 @@ func checkSync(lastSeen map[string]int64) (map[string]int64, error) {
 		if seq < 0 {
 			f.add("conversations."+raw, "must not be negative")
 		}
-		if id, ok := ParseID(raw); ok {
+		if id, ok := input.ParseID(raw); ok {
 			listed[id] = seq
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // TypingSignal is the payload of a typing event.
@@ -19,7 +20,7 @@ type TypingSignal struct {
 // It is throttled per user; signals past the limit are dropped silently
 // because the next one supersedes them anyway.
 func (s *Service) Typing(ctx context.Context, userID, convID string, typing bool) error {
-	cid, ok := ParseID(convID)
+	cid, ok := input.ParseID(convID)
 	if !ok {
 		return ErrNotFound
 	}

@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // Input limits (DESIGN.md §4 and the chat-service issue).
@@ -33,29 +33,14 @@ func (f fields) err() error {
 	return Invalid(f...)
 }
 
-// ParseID reports whether s is a canonical UUID and returns it lowercased.
-// Ids that do not parse are treated as ids of nothing (404), never as
-// errors that reveal how ids look.
-func ParseID(s string) (string, bool) {
-	u, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		return "", false
-	}
-	return u.String(), true
-}
-
 // checkText validates a free-text field: valid UTF-8 and no NUL, which
-// PostgreSQL text cannot store.
+// PostgreSQL text cannot store (input.Text).
 func checkText(f *fields, field, s string) bool {
-	switch {
-	case !utf8.ValidString(s):
-		f.add(field, "must be valid UTF-8")
-	case strings.ContainsRune(s, 0):
-		f.add(field, "must not contain NUL characters")
-	default:
-		return true
+	if msg := input.Text(s); msg != "" {
+		f.add(field, msg)
+		return false
 	}
-	return false
+	return true
 }
 
 // checkBody validates a message body: not blank, at most MaxBodyChars

@@ -10,9 +10,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
-	"github.com/parleychat/parley/chat-service/internal/apierr"
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/shared/httpserver"
+	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
@@ -73,7 +73,7 @@ const userKey = "chat.userID"
 // requireUser admits only tokens whose subject is a user id: the gateway's
 // "anonymous" subject (public routes) has no business here.
 func requireUser(c *gin.Context) {
-	id, ok := chat.ParseID(token.UserID(c.Request.Context()))
+	id, ok := input.ParseID(token.UserID(c.Request.Context()))
 	if !ok {
 		problem.Write(c, problem.ErrUnauthorized)
 		return
@@ -86,4 +86,4 @@ func requireUser(c *gin.Context) {
 func userID(c *gin.Context) string { return c.GetString(userKey) }
 
 // fail writes err as a problem.
-func fail(c *gin.Context, err error) { problem.Write(c, apierr.From(err)) }
+func fail(c *gin.Context, err error) { problem.Write(c, chat.Problem(err)) }

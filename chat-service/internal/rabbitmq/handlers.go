@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 )
 
 // Queue purposes (queues are <consumer>.<purpose>, DESIGN.md §6).
@@ -52,7 +53,7 @@ func (d UserDirectory) Handle(ctx context.Context, env events.Envelope) error {
 	default:
 		return fmt.Errorf("%w: unexpected event %s", events.ErrMalformed, env.RoutingKey())
 	}
-	id, ok := chat.ParseID(u.ID)
+	id, ok := input.ParseID(u.ID)
 	if !ok || u.Username == "" || u.UpdatedAt.IsZero() {
 		return fmt.Errorf("%w: %s without a valid userId, username or time", events.ErrMalformed, env.RoutingKey())
 	}

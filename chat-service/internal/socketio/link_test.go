@@ -28,12 +28,15 @@ import (
 
 type fixture struct {
 	url     string
+	link    *socketio.Server
 	store   *postgres.Store
 	svc     *chat.Service
 	gateway *token.Signer
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves a link over its own database; tune, if given, adjusts
+// the link's configuration.
+func newFixture(t *testing.T, tune ...func(*socketio.Config)) *fixture {
 	t.Helper()
 	store := postgres.NewStore(testdb.New(t))
 	_, priv, _ := ed25519.GenerateKey(nil)
@@ -47,7 +50,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	svc := chat.NewService(store, nil, chat.DefaultConfig)
-	link := socketio.New(socketio.Config{Service: svc, Verifier: v, Logger: zerolog.Nop()})
+	cfg := socketio.Config{Service: svc, Verifier: v, Logger: zerolog.Nop()}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	link := socketio.New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle(socketio.Path, link.Handler())
 	srv := httptest.NewServer(mux)
@@ -57,7 +64,7 @@ func newFixture(t *testing.T) *fixture {
 		link.Close(ctx)
 		srv.Close()
 	})
-	return &fixture{url: srv.URL, store: store, svc: svc, gateway: gw}
+	return &fixture{url: srv.URL, link: link, store: store, svc: svc, gateway: gw}
 }
 
 func (f *fixture) user(t *testing.T) string {
@@ -149,7 +156,9 @@ type ack struct {
 	Message chat.Message     `json:"message"`
 	Events  []chat.SyncEvent `json:"events"`
 	Gaps    []chat.Gap       `json:"gaps"`
-	Error   *struct {
+	// RetryAfterMs comes with 429 and 503 refusals.
+	RetryAfterMs int64 `json:"retryAfterMs"`
+	Error        *struct {
 		Status int    `json:"status"`
 		Code   string `json:"code"`
 		Errors []struct {
@@ -160,6 +169,19 @@ type ack struct {
 
 // command emits name with the link envelope and waits for the ack.
 func command(t *testing.T, sock *client.Socket, name, userToken string, data any) ack {
+	t.Helper()
+	select {
+	case a := <-emit(t, sock, name, userToken, data):
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no ack within 10s", name)
+		return ack{}
+	}
+}
+
+// emit sends name with the link envelope and returns where its ack will
+// arrive; the command is on the wire when emit returns.
+func emit(t *testing.T, sock *client.Socket, name, userToken string, data any) <-chan ack {
 	t.Helper()
 	got := make(chan ack, 1)
 	err := sock.Emit(name, map[string]any{"token": userToken, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "data": data},
@@ -177,13 +199,7 @@ func command(t *testing.T, sock *client.Socket, name, userToken string, data any
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case a := <-got:
-		return a
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: no ack within 10s", name)
-		return ack{}
-	}
+	return got
 }
 
 func TestHandshakeNeedsAnInternalTokenForChat(t *testing.T) {
@@ -316,7 +332,7 @@ func TestCommandsOverTheLink(t *testing.T) {
 		{"read without seq", "conversation:read", bt, map[string]any{"conversationId": conv.ID}, 400, "seq"},
 		{"non-member send", "message:send", f.tokenFor(t, eve, token.AudienceChat), map[string]any{"conversationId": conv.ID, "clientMsgId": "e", "body": "hi"}, 404, ""},
 		{"oversized body", "message:send", at, map[string]any{"conversationId": conv.ID, "clientMsgId": "big", "body": strings.Repeat("x", 4001)}, 400, "body"},
-		{"unknown field", "message:send", at, map[string]any{"conversationId": conv.ID, "clientMsgId": "u", "body": "x", "senderId": bob}, 400, "data"},
+		{"unknown field", "message:send", at, map[string]any{"conversationId": conv.ID, "clientMsgId": "u", "body": "x", "senderId": bob}, 400, "senderId"},
 		{"per-command token for another service", "message:send", f.tokenFor(t, alice, token.AudienceUsers), send, 401, ""},
 		{"anonymous per-command token", "message:send", f.tokenFor(t, "anonymous", token.AudienceChat), send, 401, ""},
 		{"delete by author", "message:delete", at, map[string]any{"conversationId": conv.ID, "messageId": first}, 0, ""},

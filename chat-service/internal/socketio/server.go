@@ -1,16 +1,15 @@
-// Package socketio serves the gateway's Socket.IO link (DESIGN.md §5): the
-// gateway connects once per instance with an internal token in the
-// handshake and forwards its clients' commands, each carrying the acting
-// user's own internal token. Commands run the same use cases as REST and
-// are answered through the Socket.IO ack; deliveries flow back through
-// RabbitMQ, not over this link.
+// Package socketio serves the gateway's Socket.IO link (the gateway–chat
+// link of DESIGN.md): the gateway connects once per instance with an
+// internal token on the upgrade and in the handshake, and forwards its
+// clients' commands, each in a link.Envelope carrying the acting user's own
+// internal token. Commands run the same use cases as REST and are answered
+// with a link.Ack; deliveries flow back through RabbitMQ, not over this
+// link.
 package socketio
 
 import (
 	"context"
-	"hash/fnv"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -35,6 +34,10 @@ type Config struct {
 	// QueueSize bounds the commands waiting per worker; past it a command is
 	// refused with 503 instead of growing memory. Default 256.
 	QueueSize int
+	// PerUser bounds one user's commands waiting or running at once; past
+	// it that user's commands are refused with 429 while everyone else's
+	// still run. Default 16.
+	PerUser int
 	// CommandTimeout bounds one command. Default 10s.
 	CommandTimeout time.Duration
 }
@@ -47,12 +50,9 @@ type Server struct {
 	verify  *token.Verifier
 	log     zerolog.Logger
 	timeout time.Duration
-
-	queues []chan func()
-	wg     sync.WaitGroup
-
-	mu     sync.RWMutex
-	closed bool
+	workers *workers
+	// commands maps each link command name to its handler.
+	commands map[string]command
 }
 
 // New starts the workers and returns the server; serve Handler at Path.
@@ -62,6 +62,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 256
+	}
+	if cfg.PerUser <= 0 {
+		cfg.PerUser = 16
 	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
@@ -80,17 +83,9 @@ func New(cfg Config) *Server {
 		verify:  cfg.Verifier,
 		log:     cfg.Logger.With().Str("event.dataset", "socketio.link").Logger(),
 		timeout: cfg.CommandTimeout,
-		queues:  make([]chan func(), cfg.Workers),
+		workers: newWorkers(cfg.Workers, cfg.QueueSize, cfg.PerUser),
 	}
-	for i := range s.queues {
-		q := make(chan func(), cfg.QueueSize)
-		s.queues[i] = q
-		s.wg.Go(func() {
-			for job := range q {
-				job()
-			}
-		})
-	}
+	s.commands = s.handlers()
 	io.Use(s.authenticate)
 	_ = io.On("connection", func(args ...any) {
 		if len(args) > 0 {
@@ -108,7 +103,8 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // authenticate admits a link only with a valid internal token for
-// chat-service in the handshake's auth.token.
+// chat-service in the handshake's auth.token too (the transport already
+// checked the bearer header).
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	raw, _ := sock.Handshake().Auth["token"].(string)
 	if _, err := s.verify.Verify(raw); err != nil {
@@ -124,7 +120,7 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 func (s *Server) attach(sock *socket.Socket) {
 	s.log.Info().Str("socket.id", string(sock.Id())).Str("client.address", sock.Handshake().Address).
 		Msg("gateway link connected")
-	for name, cmd := range s.commands() {
+	for name, cmd := range s.commands {
 		_ = sock.On(name, func(args ...any) { s.receive(name, cmd, args) })
 	}
 	_ = sock.On("disconnect", func(args ...any) {
@@ -132,40 +128,9 @@ func (s *Server) attach(sock *socket.Socket) {
 	})
 }
 
-// enqueue runs job on the worker owning userID; it reports false when that
-// worker's queue is full or the server is closing.
-func (s *Server) enqueue(userID string, job func()) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return false
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(userID))
-	select {
-	case s.queues[h.Sum32()%uint32(len(s.queues))] <- job:
-		return true
-	default:
-		return false
-	}
-}
-
 // Close refuses new commands, finishes the queued ones (until ctx ends) and
 // closes every link.
 func (s *Server) Close(ctx context.Context) {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		for _, q := range s.queues {
-			close(q)
-		}
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.workers.close(ctx)
 	s.io.Close(nil)
 }

@@ -1,4 +1,4 @@
-package apierr
+package chat_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/parleychat/parley/shared/problem"
 )
 
-func TestFrom(t *testing.T) {
+func TestProblem(t *testing.T) {
 	cases := []struct {
 		name       string
 		err        error
@@ -27,23 +27,24 @@ func TestFrom(t *testing.T) {
 		{"rate limited rounds up", &chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", RetryAfter: 1200 * time.Millisecond}, 429, "rate_limited", 2},
 		{"rate limited at least 1s", &chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", RetryAfter: time.Millisecond}, 429, "rate_limited", 1},
 		{"overloaded", chat.ErrOverloaded, 503, "overloaded", 1},
+		{"one user's commands pile up", chat.ErrTooManyCommands, 429, "too_many_commands", 1},
 		{"problem passes through", problem.ErrTooLarge, 413, "body_too_large", 0},
 		{"cancelled", context.Canceled, 503, "unavailable", 0},
 		{"anything else", errors.New("db exploded"), 500, "internal", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := From(tc.err)
+			p := chat.Problem(tc.err)
 			if p.Status != tc.status || p.Code != tc.code || p.RetryAfter != tc.retryAfter {
-				t.Errorf("From = %d %s retry %d, want %d %s retry %d", p.Status, p.Code, p.RetryAfter, tc.status, tc.code, tc.retryAfter)
+				t.Errorf("Problem = %d %s retry %d, want %d %s retry %d", p.Status, p.Code, p.RetryAfter, tc.status, tc.code, tc.retryAfter)
 			}
 		})
 	}
-	p := From(chat.Invalid(chat.FieldError{Field: "body", Message: "is required"}))
+	p := chat.Problem(chat.Invalid(chat.FieldError{Field: "body", Message: "is required"}))
 	if len(p.Errors) != 1 || p.Errors[0].Field != "body" {
 		t.Errorf("field errors = %+v, want body", p.Errors)
 	}
-	if pub := From(errors.New("secret detail")).Public("t1"); pub.Detail == "secret detail" || pub.TraceID != "t1" {
+	if pub := chat.Problem(errors.New("secret detail")).Public("t1"); pub.Detail == "secret detail" || pub.TraceID != "t1" {
 		t.Errorf("public 500 = %+v, leaks the cause or lacks the trace id", pub)
 	}
 }

@@ -1,0 +1,120 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/input"
+	"github.com/parleychat/parley/shared/link"
+	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/problem"
+	"github.com/parleychat/parley/shared/trace"
+)
+
+// command runs one client command for userID with its payload and returns
+// the ack body.
+type command func(ctx context.Context, userID string, data json.RawMessage) (any, error)
+
+// errBadSubject refuses a per-command token whose subject is not a user.
+var errBadSubject = errors.New("subject is not a user id")
+
+// receive authenticates one command and queues it on the user's worker;
+// the ack (when the gateway asked for one) is sent when it finishes.
+func (s *Server) receive(name string, cmd command, args []any) {
+	var ack socket.Ack
+	if n := len(args); n > 0 {
+		if a, ok := args[n-1].(socket.Ack); ok {
+			ack, args = a, args[:n-1]
+		}
+	}
+	reply := func(v any) {
+		if ack != nil {
+			ack([]any{v}, nil)
+		}
+	}
+	var env link.Envelope
+	if len(args) == 1 {
+		if raw, err := json.Marshal(args[0]); err == nil {
+			env, _ = decodeEnvelope(raw)
+		}
+	}
+	tc := trace.Continue(env.Traceparent)
+	userID, err := s.user(env.Token)
+	if err != nil {
+		s.log.Debug().Str("event.action", name).Str("error.message", err.Error()).Msg("socket.io command refused: bad token")
+		reply(link.Failed(problem.ErrUnauthorized.Public(tc.TraceID)))
+		return
+	}
+	job := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
+		log := s.log.With().Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", userID).Logger()
+		ctx = log.WithContext(trace.With(ctx, tc))
+		start := time.Now()
+		res, err := s.run(ctx, cmd, userID, env.Data)
+		log.Debug().Str("event.action", name).Dur("event.duration", time.Since(start)).Bool("ok", err == nil).
+			Msg("socket.io command")
+		if err != nil {
+			reply(s.failure(log, name, tc.TraceID, err))
+			return
+		}
+		reply(res)
+	}
+	if err := s.workers.submit(userID, job); err != nil {
+		reply(link.Failed(chat.Problem(err).Public(tc.TraceID)))
+	}
+}
+
+// user verifies a per-command token and returns its subject, which must be
+// a user id.
+func (s *Server) user(tok string) (string, error) {
+	claims, err := s.verify.Verify(tok)
+	if err != nil {
+		return "", err
+	}
+	id, ok := input.ParseID(claims.Subject)
+	if !ok {
+		return "", errBadSubject
+	}
+	return id, nil
+}
+
+// run calls cmd, turning a panic into an error so that one bad command
+// answers 500 instead of taking the worker (and the process) down.
+func (s *Server) run(ctx context.Context, cmd command, userID string, data json.RawMessage) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return cmd(ctx, userID, data)
+}
+
+// failure turns err into the ack error, logging server errors with their
+// cause (the ack carries only the trace id, like a REST problem).
+func (s *Server) failure(log zerolog.Logger, name, traceID string, err error) link.Ack {
+	p := chat.Problem(err)
+	if p.Status >= 500 {
+		logging.ErrorFields(log.Error(), err).Str("event.action", name).Int("http.response.status_code", p.Status).
+			Msg("socket.io command failed")
+	}
+	return link.Failed(p.Public(traceID))
+}
+
+// decodeEnvelope reads a command's envelope. Like every link reader it is
+// tolerant: unknown fields are ignored, so a newer gateway may add some.
+// What it holds is checked by its users (the token is verified, the
+// traceparent parsed or replaced, the data decoded strictly).
+func decodeEnvelope(raw []byte) (link.Envelope, error) {
+	var env link.Envelope
+	err := json.Unmarshal(raw, &env)
+	return env, err
+}
