@@ -11,7 +11,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/parleychat/parley/user-service/internal/app"
+	"github.com/parleychat/parley/user-service/internal/config"
+	"github.com/parleychat/parley/user-service/internal/users"
 )
 
 // version is overridden at build time with -ldflags "-X main.version=...".
@@ -20,8 +24,15 @@ var version = "0.1.0"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := app.Run(ctx, app.Options{Version: version}); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Service, err)
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", users.ServiceName, err)
+		os.Exit(2)
+	}
+	// Gin's mode is process-wide state, so it is set here, once.
+	gin.SetMode(gin.ReleaseMode)
+	if err := app.Run(ctx, cfg, version, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", users.ServiceName, err)
 		os.Exit(1)
 	}
 }

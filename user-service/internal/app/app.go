@@ -26,26 +26,12 @@ import (
 	"github.com/parleychat/parley/user-service/migrations"
 )
 
-// Service is user-service's name in logs, the broker and tokens.
-const Service = "user-service"
-
-// Options are what main (or a test) passes to Run.
-type Options struct {
-	Version string
-	// Environ replaces the process environment when not nil (tests).
-	Environ map[string]string
-	// Ready, if set, receives the HTTP server's bound address.
-	Ready func(net.Addr)
-}
-
 // Run serves until ctx ends, then shuts down in order: the HTTP server
 // drains, the consumer finishes the events in flight, the relay stops.
-func Run(ctx context.Context, opts Options) error {
-	cfg, err := config.Load(opts.Environ)
-	if err != nil {
-		return err
-	}
-	logs, err := logging.New(logging.Config{Service: Service, Version: opts.Version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+// ready, if not nil, receives the public HTTP address once both it and the
+// ops address listen.
+func Run(ctx context.Context, cfg config.Config, version string, ready func(net.Addr)) error {
+	logs, err := logging.New(logging.Config{Service: users.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
 	if err != nil {
 		return err
 	}
@@ -69,7 +55,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer pool.Close()
-	conn, err := rabbit.Dial(ctx, cfg.AMQPURL, log, rabbit.WithName(Service))
+	conn, err := rabbit.Dial(ctx, cfg.AMQPURL, log, rabbit.WithName(users.ServiceName))
 	if err != nil {
 		return err
 	}
@@ -99,16 +85,19 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Go(func() { relay.Run(bg) })
 	wg.Go(func() { pruneProcessed(bg, store, cfg.ProcessedRetention, log) })
 
-	router := httpapi.NewRouter(httpapi.Deps{
-		Service: svc, Verifier: verifier, Logger: log,
-		Health: &httpserver.Health{
-			Service: Service, Version: opts.Version, Shipper: logs.Shipper,
-			Checks: map[string]httpserver.Check{"postgres": pool.Ping, "rabbitmq": conn.Check},
-		},
-	})
-	log.Info().Str("addr", cfg.HTTPAddr).Str("queue", consumer.Queue()).
+	health := &httpserver.Health{
+		Service: users.ServiceName, Version: version, Shipper: logs.Shipper,
+		Checks: map[string]httpserver.Check{"postgres": pool.Ping, "rabbitmq": conn.Check},
+	}
+	router := httpapi.NewRouter(httpapi.Deps{Service: svc, Verifier: verifier, Logger: log, Health: health})
+	log.Info().Str("addr", cfg.HTTPAddr).Str("ops.addr", cfg.OpsAddr).Str("queue", consumer.Queue()).
 		Strs("internal.kids", keys.KeyIDs()).Msg("user-service starting")
-	err = httpserver.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout, opts.Ready)
+	err = httpserver.RunWithOps(ctx, cfg.HTTPAddr, router, cfg.OpsAddr, health.OpsHandler(httpserver.NewRegistry()),
+		cfg.ShutdownTimeout, func(public, _ net.Addr) {
+			if ready != nil {
+				ready(public)
+			}
+		})
 	stopBG()
 	wg.Wait()
 	cs, rs := consumer.Stats(), relay.Stats()

@@ -2,17 +2,13 @@ package app_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,8 +19,22 @@ import (
 	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 	"github.com/parleychat/parley/user-service/internal/app"
+	"github.com/parleychat/parley/user-service/internal/config"
 )
+
+// freeAddr returns a loopback address with a port free at the time of the
+// call, for the ops listener whose bound address Run does not report.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
 
 func get(t *testing.T, url, bearer string) (int, map[string]any) {
 	t.Helper()
@@ -51,12 +61,8 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 	if amqpURL == "" {
 		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env` first")
 	}
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(pub)
-	keyFile := filepath.Join(t.TempDir(), "gateway.pub.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	gw := tokentest.NewIssuer(t, token.IssuerGateway)
+	keyFile := tokentest.WriteFile(t, t.TempDir(), "gateway.pub.pem", tokentest.PublicPEM(t, tokentest.Public(gw.Key)))
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	consumer := "user-service-test-" + hex.EncodeToString(b)
@@ -80,18 +86,24 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, app.Options{Version: "test", Ready: func(a net.Addr) { addrc <- a }, Environ: map[string]string{
+	opsAddr := freeAddr(t)
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
 			"HTTP_ADDR":            "127.0.0.1:0",
+			"OPS_ADDR":             opsAddr,
 			"DATABASE_URL":         pgtest.NewURL(t, "users_test"),
 			"AMQP_URL":             amqpURL,
 			"INTERNAL_PUBLIC_KEYS": keyFile,
 			"CONSUMER_NAME":        consumer,
 			"LOG_LEVEL":            "warn",
-		}})
-	}()
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg, "test", func(a net.Addr) { addrc <- a }) }()
 	var base string
 	select {
 	case a := <-addrc:
@@ -102,8 +114,16 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 		t.Fatal("the service did not start within 60s")
 	}
 
-	if code, body := get(t, base+"/readyz", ""); code != 200 || body["status"] != "ready" {
-		t.Errorf("/readyz = %d %v", code, body)
+	if code, body := get(t, base+"/readyz", ""); code != 200 || body["status"] != "ready" || body["checks"] != nil {
+		t.Errorf("public /readyz = %d %v, want ready without dependency detail", code, body)
+	}
+	if code, body := get(t, "http://"+opsAddr+"/readyz", ""); code != 200 || body["checks"] == nil {
+		t.Errorf("ops /readyz = %d %v, want ready with every check", code, body)
+	}
+	if resp, err := http.Get("http://" + opsAddr + "/metrics"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("ops /metrics = %v, %v; want 200", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if code, _ := get(t, base+"/api/v1/users/me", ""); code != http.StatusUnauthorized {
 		t.Errorf("direct call without a token: %d, want 401", code)
@@ -123,8 +143,7 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	signer, _ := token.NewSigner(priv, token.IssuerGateway)
-	tok, _ := signer.Internal(user, token.AudienceUsers, 30*time.Second)
+	tok := tokentest.Must(t)(gw.Signer.Internal(user, token.AudienceUsers, 30*time.Second))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, body := get(t, base+"/api/v1/users/me", tok)

@@ -17,7 +17,11 @@ import (
 type Config struct {
 	// HTTPAddr is an internal address: only the gateway should reach it,
 	// and every API route also demands the gateway's internal token.
-	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8082"`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8082"`
+	// OpsAddr is the internal operations listener: full readiness with
+	// every dependency's status, Prometheus metrics and pprof. Never the
+	// public address.
+	OpsAddr          string        `env:"OPS_ADDR" envDefault:"127.0.0.1:9082"`
 	DatabaseURL      string        `env:"DATABASE_URL,required"`
 	AMQPURL          string        `env:"AMQP_URL,required"`
 	ElasticsearchURL string        `env:"ELASTICSEARCH_URL"`
@@ -46,10 +50,11 @@ type Config struct {
 	ProcessedRetention time.Duration `env:"PROCESSED_EVENTS_RETENTION" envDefault:"720h"`
 }
 
-// Load reads the configuration from environ (nil: the process's).
-func Load(environ map[string]string) (Config, error) {
+// Load reads the configuration through getenv (os.Getenv in main, a map
+// lookup in tests) and validates it.
+func Load(getenv func(string) string) (Config, error) {
 	var c Config
-	if err := envconfig.LoadFrom(&c, environ); err != nil {
+	if err := envconfig.LoadWith(&c, getenv); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -78,6 +83,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboxRetention <= 0 || c.ProcessedRetention < time.Hour {
 		errs = append(errs, errors.New("OUTBOX_RETENTION must be positive and PROCESSED_EVENTS_RETENTION at least 1h"))
+	}
+	if err := envconfig.CheckOpsAddr(c.OpsAddr, c.HTTPAddr); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))

@@ -14,12 +14,17 @@ func base() map[string]string {
 	}
 }
 
+// lookup reads env as os.Getenv reads the process environment.
+func lookup(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
 func TestLoadDefaults(t *testing.T) {
-	c, err := Load(base())
+	c, err := Load(lookup(base()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != "127.0.0.1:8082" || c.ConsumerName != "user-service" || c.ConsumerMaxAttempts != 5 ||
+	if c.HTTPAddr != "127.0.0.1:8082" || c.OpsAddr != "127.0.0.1:9082" || c.ConsumerName != "user-service" || c.ConsumerMaxAttempts != 5 ||
 		c.ConsumerRetryDelay != time.Second || c.ShutdownTimeout != 10*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
@@ -40,6 +45,8 @@ func TestLoadRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"attempts zero", map[string]string{"CONSUMER_MAX_ATTEMPTS": "0"}, "", "CONSUMER_MAX_ATTEMPTS"},
 		{"retry delay not a duration", map[string]string{"CONSUMER_RETRY_DELAY": "soon"}, "", "CONSUMER_RETRY_DELAY"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "", "LOG_LEVEL"},
+		{"ops address off", map[string]string{"OPS_ADDR": "off"}, "", "OPS_ADDR"},
+		{"ops address is the public one", map[string]string{"OPS_ADDR": "127.0.0.1:8082"}, "", "OPS_ADDR"},
 	}
 	for _, tt := range tests {
 		env := base()
@@ -47,7 +54,7 @@ func TestLoadRefusesBadValuesNamingTheVariable(t *testing.T) {
 		for k, v := range tt.set {
 			env[k] = v
 		}
-		_, err := Load(env)
+		_, err := Load(lookup(env))
 		if err == nil || !strings.Contains(err.Error(), tt.wantVar) {
 			t.Errorf("%s: error %v, want one naming %s", tt.name, err, tt.wantVar)
 		}

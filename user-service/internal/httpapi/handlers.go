@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
+	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/jsonbody"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
@@ -17,7 +17,7 @@ import (
 // requireUser refuses internal tokens that do not name a user (the
 // gateway's "anonymous" subject): every user-service route is about users.
 func requireUser(c *gin.Context) {
-	if _, err := uuid.Parse(token.UserID(c.Request.Context())); err != nil {
+	if _, ok := input.ParseID(token.UserID(c.Request.Context())); !ok {
 		writeError(c, problem.ErrUnauthorized)
 		return
 	}
@@ -89,8 +89,15 @@ func (h *handlers) updateMe(c *gin.Context) {
 	c.JSON(http.StatusOK, toJSON(p))
 }
 
+// get takes the id in its canonical form (upper case is folded; "urn:uuid:",
+// braces and the 32-digit form are no profile's id).
 func (h *handlers) get(c *gin.Context) {
-	p, err := h.svc.Get(c.Request.Context(), c.Param("id"))
+	id, ok := input.ParseID(c.Param("id"))
+	if !ok {
+		writeError(c, users.ErrNotFound)
+		return
+	}
+	p, err := h.svc.Get(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -111,7 +118,18 @@ func (h *handlers) search(c *gin.Context) {
 		}
 		limit = n
 	}
-	page, err := h.svc.Search(c.Request.Context(), c.Query("query"), limit, c.Query("cursor"))
+	query, cursor := c.Query("query"), c.Query("cursor")
+	var bad []problem.FieldError
+	for _, f := range []struct{ name, value string }{{"query", query}, {"cursor", cursor}} {
+		if msg := input.Text(f.value); msg != "" {
+			bad = append(bad, problem.FieldError{Field: f.name, Message: msg})
+		}
+	}
+	if len(bad) > 0 {
+		writeError(c, problem.Validation(bad...))
+		return
+	}
+	page, err := h.svc.Search(c.Request.Context(), query, limit, cursor)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -72,6 +72,10 @@ func (f *fixture) user(t *testing.T, username string) string {
 	return id
 }
 
+// noRedirects hands back a 3xx as it is, so a test can see that none is
+// ever sent.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 type response struct {
 	status int
 	header http.Header
@@ -98,7 +102,7 @@ func (f *fixture) do(t *testing.T, method, path, bearer, body string, header ...
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

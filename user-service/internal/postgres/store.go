@@ -17,9 +17,6 @@ import (
 	"github.com/parleychat/parley/user-service/internal/users"
 )
 
-// Source is the envelope source of the events user-service publishes.
-const Source = "user-service"
-
 // Store is users.Store on a pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
@@ -91,7 +88,7 @@ func (s *Store) UpdateProfile(ctx context.Context, userID string, change func(us
 			WHERE user_id = $1`, userID, p.DisplayName, p.Bio, p.AvatarURL, p.UpdatedAt); err != nil {
 			return err
 		}
-		ev, err := events.New(ctx, Source, events.TypeProfileUpdated, 1, events.ProfileUpdatedV1{
+		ev, err := events.New(ctx, users.ServiceName, events.TypeProfileUpdated, 1, events.ProfileUpdatedV1{
 			UserID: p.UserID, Username: p.Username, DisplayName: p.DisplayName,
 			AvatarURL: p.AvatarURL, UpdatedAt: p.UpdatedAt,
 		})

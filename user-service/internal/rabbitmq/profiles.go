@@ -10,15 +10,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/user-service/internal/users"
 )
 
-// Consumer and Purpose name the profiles queue, user-service.profiles.
-const (
-	Consumer = "user-service"
-	Purpose  = "profiles"
-)
+// Purpose names the profiles queue, <consumer>.profiles (the consumer being
+// users.ServiceName unless configured otherwise).
+const Purpose = "profiles"
 
 // registeredKey is the one routing key the profiles queue is bound to.
 var registeredKey = events.TypeUserRegistered + ".v1"
@@ -35,7 +34,7 @@ type Registrar interface {
 // user-service.
 func NewProfilesConsumer(ctx context.Context, conn *rabbit.Conn, reg Registrar, cfg rabbit.ConsumerConfig) (*rabbit.Consumer, error) {
 	if cfg.Consumer == "" {
-		cfg.Consumer = Consumer
+		cfg.Consumer = users.ServiceName
 	}
 	if cfg.Purpose == "" {
 		cfg.Purpose = Purpose
@@ -60,6 +59,11 @@ func ProfilesHandler(reg Registrar, queue string) rabbit.Handler {
 		var data events.UserRegisteredV1
 		if err := ev.DecodeData(&data); err != nil {
 			return err
+		}
+		// Ids are canonicalized here, at the edge; one the domain still
+		// refuses makes the event malformed.
+		if id, ok := input.ParseID(data.UserID); ok {
+			data.UserID = id
 		}
 		created, err := reg.Register(ctx, queue, ev.ID, users.NewProfile{
 			UserID: data.UserID, Username: data.Username, CreatedAt: data.CreatedAt,

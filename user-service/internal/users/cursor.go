@@ -29,8 +29,11 @@ func decodeCursor(s, prefix string) (Position, error) {
 	if err != nil {
 		return Position{}, errBadCursor
 	}
+	// Every field is checked before it reaches SQL: a cursor is client
+	// input however opaque it looks ("\u0000" decodes to a NUL).
 	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.Prefix != prefix || !validUserID(c.UserID) {
+	if err := json.Unmarshal(b, &c); err != nil || c.Prefix != prefix || !validUserID(c.UserID) ||
+		!storableText(c.Key) {
 		return Position{}, errBadCursor
 	}
 	return Position{Key: c.Key, UserID: c.UserID}, nil

@@ -40,7 +40,6 @@ func (s *Service) Register(ctx context.Context, consumer, eventID string, p NewP
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = s.now()
 	}
-	p.UserID = strings.ToLower(p.UserID)
 	p.CreatedAt = p.CreatedAt.UTC()
 	return s.store.CreateProfile(ctx, consumer, eventID, p)
 }
@@ -51,7 +50,7 @@ func (s *Service) Me(ctx context.Context, callerID string) (Profile, error) {
 	if !validUserID(callerID) {
 		return Profile{}, ErrUnauthenticated
 	}
-	p, err := s.store.Profile(ctx, strings.ToLower(callerID))
+	p, err := s.store.Profile(ctx, callerID)
 	if errors.Is(err, ErrNotFound) {
 		return Profile{}, ErrProfileNotReady
 	}
@@ -69,7 +68,7 @@ func (s *Service) UpdateMe(ctx context.Context, callerID string, u Update) (Prof
 		return Profile{}, err
 	}
 	now := s.now().UTC()
-	p, err := s.store.UpdateProfile(ctx, strings.ToLower(callerID), func(old Profile) (Profile, bool) {
+	p, err := s.store.UpdateProfile(ctx, callerID, func(old Profile) (Profile, bool) {
 		p := u.Apply(old)
 		if p == old {
 			return old, false
@@ -88,7 +87,7 @@ func (s *Service) Get(ctx context.Context, id string) (Profile, error) {
 	if !validUserID(id) {
 		return Profile{}, ErrNotFound
 	}
-	return s.store.Profile(ctx, strings.ToLower(id))
+	return s.store.Profile(ctx, id)
 }
 
 // Search returns one page of profiles whose username or display name starts

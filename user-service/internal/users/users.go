@@ -9,6 +9,11 @@ import (
 	"time"
 )
 
+// ServiceName is user-service's one name: the source of every event it
+// publishes, its logs' service.name, its broker connection name and its
+// default consumer (queue) name.
+const ServiceName = "user-service"
+
 // Profile is a user's public profile.
 type Profile struct {
 	UserID      string

@@ -101,8 +101,16 @@ func hasControl(s string, allowNewline bool) bool {
 	return false
 }
 
-// validUserID reports whether id is a UUID in canonical form.
+// validUserID reports whether id is a UUID in its canonical form (lower
+// case, hyphenated): the adapters canonicalize what comes from outside, so
+// any other spelling here is no user's id.
 func validUserID(id string) bool {
 	u, err := uuid.Parse(id)
-	return err == nil && u.String() == strings.ToLower(id) && len(id) == 36
+	return err == nil && u.String() == id
+}
+
+// storableText reports whether PostgreSQL can take s as text: valid UTF-8
+// without NUL.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

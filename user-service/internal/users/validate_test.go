@@ -105,7 +105,7 @@ func TestCursorRoundTripAndTampering(t *testing.T) {
 func TestValidUserID(t *testing.T) {
 	tests := map[string]bool{
 		"01970f3a-6a2b-7c3d-8e4f-5a6b7c8d9e01": true,
-		"01970F3A-6A2B-7C3D-8E4F-5A6B7C8D9E01": true,
+		"01970F3A-6A2B-7C3D-8E4F-5A6B7C8D9E01": false, // the adapters canonicalize first
 		"anonymous":                            false,
 		"":                                     false,
 		"01970f3a6a2b7c3d8e4f5a6b7c8d9e01":     false,
