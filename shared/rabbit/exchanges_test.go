@@ -92,7 +92,7 @@ func TestDeclarationsAgree(t *testing.T) {
 		durable.record(ctx, ev)
 		return nil
 	})
-	xc, err := rabbit.NewExclusiveConsumer(conn, rabbit.ExclusiveConfig{
+	xc, err := rabbit.NewInstanceConsumer(conn, rabbit.InstanceConfig{
 		Name: "gateway-test", Bindings: []rabbit.Binding{{Exchange: ex, Key: "test.#"}},
 	}, func(ctx context.Context, ev events.Envelope) error {
 		exclusive.record(ctx, ev)

@@ -2,6 +2,12 @@ package rabbit_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,51 +15,240 @@ import (
 	"github.com/parleychat/parley/shared/rabbit"
 )
 
-func TestExclusiveConsumerReceivesItsBindingsAndCleansUp(t *testing.T) {
-	conn := dial(t)
-	raw := rawChannel(t)
-	ex := tempExchange(t, raw)
-	var rec recorder
-	c, err := rabbit.NewExclusiveConsumer(conn, rabbit.ExclusiveConfig{
-		Name:     "gateway-test",
-		Bindings: []rabbit.Binding{{Exchange: ex, Key: "chat.#"}},
-	}, func(ctx context.Context, ev events.Envelope) error {
-		rec.record(ctx, ev)
+// instanceRig runs an InstanceConsumer bound to a private exchange and
+// records what it handles and the resets it reports.
+type instanceRig struct {
+	conn     *rabbit.Conn
+	exchange string
+	c        *rabbit.InstanceConsumer
+	rec      recorder
+	mu       sync.Mutex
+	resets   []string
+	stop     func() error
+}
+
+func startInstance(t *testing.T, name string, cfg rabbit.InstanceConfig, opts ...rabbit.Option) *instanceRig {
+	t.Helper()
+	r := &instanceRig{conn: dialWith(t, testLogger(t), append([]rabbit.Option{rabbit.WithName(name)}, opts...)...)}
+	r.exchange = tempExchange(t, rawChannel(t))
+	cfg.Name = "gateway-test"
+	cfg.Bindings = []rabbit.Binding{{Exchange: r.exchange, Key: "chat.#"}}
+	cfg.Concurrency = 1
+	cfg.OnReset = func(reason string) {
+		r.mu.Lock()
+		r.resets = append(r.resets, reason)
+		r.mu.Unlock()
+	}
+	c, err := rabbit.NewInstanceConsumer(r.conn, cfg, func(ctx context.Context, ev events.Envelope) error {
+		r.rec.record(ctx, ev)
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("NewExclusiveConsumer: %v", err)
+		t.Fatalf("NewInstanceConsumer: %v", err)
 	}
+	r.c = c
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	// The queue and its bindings exist once a probe is routable.
-	waitFor(t, "queue bound", 10*time.Second, func() bool {
-		err := conn.Publisher().Publish(context.Background(), ex, "chat.probe.v1", []byte(`{}`), "probe-"+suffix(), "")
-		return err == nil
-	})
-	f := &consumerFixture{conn: conn, raw: raw, exchange: ex}
-	want := f.publishEvent(t, "chat.message.created", map[string]string{"x": "y"})
-	if err := conn.Publisher().Publish(context.Background(), ex, "other.thing.v1", []byte(`{}`), "unbound-1", ""); err == nil {
+	var once sync.Once
+	var runErr error
+	r.stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = r.stop() })
+	waitFor(t, "queue consumed", 10*time.Second, func() bool { return c.Check(context.Background()) == nil })
+	return r
+}
+
+func (r *instanceRig) resetReasons() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.resets...)
+}
+
+// publish sends one chat event and returns its id.
+func (r *instanceRig) publish(t *testing.T, n int) string {
+	t.Helper()
+	id, err := r.tryPublish(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// tryPublish is publish for goroutines other than the test's.
+func (r *instanceRig) tryPublish(n int) (string, error) {
+	env, err := events.New(context.Background(), "test", "chat.message.created", 1, map[string]int{"n": n})
+	if err != nil {
+		return "", err
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		return "", err
+	}
+	if err := r.conn.Publisher().Publish(context.Background(), r.exchange, env.RoutingKey(), body, env.ID, ""); err != nil {
+		return "", fmt.Errorf("publish %d: %w", n, err)
+	}
+	return env.ID, nil
+}
+
+// rabbitmqctl runs the broker's CLI through scripts/infra (PARLEY_INFRA).
+func rabbitmqctl(t *testing.T, args ...string) string {
+	t.Helper()
+	script := os.Getenv("PARLEY_INFRA")
+	if script == "" {
+		t.Fatal("PARLEY_INFRA is not set: this test closes a connection with rabbitmqctl (set -a; . .local/env; set +a)")
+	}
+	out, err := exec.Command(script, append([]string{"rabbitmqctl", "-q"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// closeConnection closes, from the broker's side, the connection the
+// client named name, and only that one.
+func closeConnection(t *testing.T, name string) {
+	t.Helper()
+	closed := 0
+	named := `{"connection_name","` + name + `"}`
+	for line := range strings.SplitSeq(rabbitmqctl(t, "list_connections", "--no-table-headers", "pid", "client_properties"), "\n") {
+		pid, props, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if ok && strings.Contains(props, named) {
+			rabbitmqctl(t, "close_connection", pid, "closed by a test")
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Fatalf("closed %d connections named %q, want 1", closed, name)
+	}
+}
+
+func TestInstanceConsumerReceivesItsBindingsAndDeletesItsQueue(t *testing.T) {
+	r := startInstance(t, "instance-test-"+suffix(), rabbit.InstanceConfig{})
+	want := r.publish(t, 1)
+	if err := r.conn.Publisher().Publish(context.Background(), r.exchange, "other.thing.v1", []byte(`{}`), "unbound-1", ""); err == nil {
 		t.Error("publish with an unbound key: got nil, want unroutable")
 	}
-	waitFor(t, "event handled", 10*time.Second, func() bool { return rec.count(want.ID) == 1 })
-
-	cancel()
-	if err := <-done; err != nil {
+	waitFor(t, "event handled", 10*time.Second, func() bool { return r.rec.count(want) == 1 })
+	if err := r.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if n := len(rec.snapshot()); n != 1 {
-		t.Errorf("handled %d events, want 1 (probes are malformed and dropped)", n)
+	if handled, dropped, restarts := r.c.Stats(); handled != 1 || dropped != 0 || restarts != 0 {
+		t.Errorf("stats: handled %d, dropped %d, restarts %d; want 1, 0, 0", handled, dropped, restarts)
 	}
-	if handled, dropped, _ := c.Stats(); handled != 1 || dropped == 0 {
-		t.Errorf("stats: handled %d, dropped %d; want 1 handled and the probes dropped", handled, dropped)
+	if got := r.resetReasons(); len(got) != 0 {
+		t.Errorf("resets %v, want none", got)
 	}
-	// Auto-delete: the queue goes with its consumer (and with the
-	// connection, were the process to die).
-	waitFor(t, "queue deleted with its consumer", 10*time.Second, func() bool {
-		ch := rawChannel(t)
-		_, err := ch.QueueDeclarePassive(c.Queue(), false, true, true, false, nil)
-		return err != nil && isCode(err, 404)
+	ch := rawChannel(t)
+	if _, err := ch.QueueDeclarePassive(r.c.Queue(), true, false, false, false, nil); !isCode(err, 404) {
+		t.Errorf("queue after Run: %v, want it deleted (404)", err)
+	}
+}
+
+// TestInstanceConsumerSurvivesClosedConnection closes the consumer's AMQP
+// connection from the broker while events are published: the queue
+// outlives the connection, so every event still arrives, and no reset is
+// reported because nothing was missed.
+func TestInstanceConsumerSurvivesClosedConnection(t *testing.T) {
+	name := "instance-test-" + suffix()
+	r := startInstance(t, name, rabbit.InstanceConfig{})
+	stop := make(chan struct{})
+	published := make(chan []string, 1)
+	var once sync.Once
+	var ids []string
+	finish := func() []string {
+		once.Do(func() { close(stop); ids = <-published })
+		return ids
+	}
+	t.Cleanup(func() { finish() })
+	go func() {
+		var mine []string
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				published <- mine
+				return
+			default:
+			}
+			id, err := r.tryPublish(i)
+			if err != nil {
+				t.Error(err)
+			} else {
+				mine = append(mine, id)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	closeConnection(t, r.c.ConnectionName())
+	waitFor(t, "the consumer to re-attach", 20*time.Second, func() bool {
+		_, _, restarts := r.c.Stats()
+		return restarts >= 1 && r.c.Check(context.Background()) == nil
 	})
+	time.Sleep(200 * time.Millisecond)
+	finish()
+	waitFor(t, "every event", 20*time.Second, func() bool {
+		for _, id := range ids {
+			if r.rec.count(id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	missing := 0
+	for _, id := range ids {
+		if r.rec.count(id) == 0 {
+			missing++
+		}
+	}
+	_, _, restarts := r.c.Stats()
+	t.Logf("%d events published across a broker-side close, %d missing, %d re-attach(es)", len(ids), missing, restarts)
+	if got := r.resetReasons(); len(got) != 0 {
+		t.Errorf("resets %v, want none: the queue survived", got)
+	}
+}
+
+// TestInstanceConsumerReportsRecreatedQueue loses the queue (deleted by
+// someone, or expired while the connection was down) and requires the
+// consumer to create it again, report the reset, and receive new events.
+func TestInstanceConsumerReportsRecreatedQueue(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []rabbit.Option
+		cfg  rabbit.InstanceConfig
+		lose func(t *testing.T, r *instanceRig)
+	}{
+		{
+			name: "deleted",
+			lose: func(t *testing.T, r *instanceRig) {
+				if _, err := rawChannel(t).QueueDelete(r.c.Queue(), false, false, false); err != nil {
+					t.Fatalf("delete queue: %v", err)
+				}
+			},
+		},
+		{
+			// Reconnecting waits 2s at first (a 32s interval), longer
+			// than the queue's 1s expiry.
+			name: "expired while disconnected",
+			opts: []rabbit.Option{rabbit.WithReconnectInterval(32 * time.Second)},
+			cfg:  rabbit.InstanceConfig{Expiry: time.Second},
+			lose: func(t *testing.T, r *instanceRig) { closeConnection(t, r.c.ConnectionName()) },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startInstance(t, fmt.Sprintf("instance-test-%s", suffix()), tc.cfg, tc.opts...)
+			first := r.publish(t, 1)
+			waitFor(t, "first event", 10*time.Second, func() bool { return r.rec.count(first) == 1 })
+			tc.lose(t, r)
+			waitFor(t, "a reset", 20*time.Second, func() bool { return len(r.resetReasons()) > 0 })
+			if got := r.resetReasons(); len(got) != 1 || got[0] != rabbit.ResetQueueRecreated {
+				t.Errorf("resets %v, want [%s]", got, rabbit.ResetQueueRecreated)
+			}
+			after := r.publish(t, 2)
+			waitFor(t, "an event after the reset", 10*time.Second, func() bool { return r.rec.count(after) == 1 })
+		})
+	}
 }

@@ -68,7 +68,7 @@ func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 
-	consumer, err := rabbitmq.NewConsumer(a.amqp, Service, 0, a.store, a.realtime)
+	consumer, err := rabbitmq.NewConsumer(a.amqp, Service, a.cfg.DeliveryQueueExpiry, a.store, a.realtime)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,11 @@ type Config struct {
 	// SocketBufferLimit is how many packets may wait for one slow client
 	// before it is disconnected.
 	SocketBufferLimit int `env:"SOCKET_BUFFER_LIMIT" envDefault:"1000"`
+	// DeliveryQueueExpiry is how long this instance's delivery queue
+	// outlives a lost broker connection (x-expires); events published
+	// meanwhile wait in it. Past it the queue is gone, and once it is back
+	// the sockets are told to sync.
+	DeliveryQueueExpiry time.Duration `env:"DELIVERY_QUEUE_EXPIRY" envDefault:"60s"`
 	// SocketsPerUser caps one user's open sockets on this instance (tabs,
 	// devices); a handshake beyond it is refused with too_many_sockets.
 	SocketsPerUser int `env:"SOCKETS_PER_USER" envDefault:"16"`
@@ -130,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 || c.PresenceHeartbeat <= 0 || c.CommandTimeout <= 0 || c.RevocationResync <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT, PRESENCE_HEARTBEAT, COMMAND_TIMEOUT and REVOCATION_RESYNC must be positive"))
+	}
+	if c.DeliveryQueueExpiry < time.Second || c.DeliveryQueueExpiry > 24*time.Hour {
+		errs = append(errs, errors.New("DELIVERY_QUEUE_EXPIRY must be between 1s and 24h"))
 	}
 	if c.SocketBufferLimit < 1 {
 		errs = append(errs, errors.New("SOCKET_BUFFER_LIMIT must be at least 1"))

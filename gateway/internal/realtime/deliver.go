@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,24 +11,39 @@ import (
 	"github.com/parleychat/parley/shared/events"
 )
 
+// EventSyncRequired tells a socket that deliveries may have been missed
+// (this instance's delivery queue had to be created again), with
+// {reason}: the client runs `sync` as after a reconnect.
+const EventSyncRequired = "sync:required"
+
+// routing is the part of an events.Delivery the gateway reads; the payload
+// stays the bytes chat-service wrote.
+type routing struct {
+	Recipients []string        `json:"recipients"`
+	Payload    json.RawMessage `json:"payload"`
+}
+
 // Deliver emits a chat.* or realtime.* event to the local sockets of its
 // recipients, once per event id, and ignores types clients do not receive.
-// It is the handler of this instance's exclusive delivery queue; a payload
-// that does not decode is malformed and goes to the dead letters.
+// It is the handler of this instance's delivery queue; a payload that does
+// not decode is malformed and goes to the dead letters.
+//
+// The payload is emitted as it came (json.RawMessage), encoded once for all
+// recipients: the Socket.IO encoder takes only []byte and readers for
+// binary attachments, and a RawMessage marshals as the JSON it holds.
 func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 	name, ok := events.SocketEvent(env.Type)
 	if !ok {
 		return nil
 	}
-	var d events.Delivery
+	var d routing
 	if err := env.DecodeData(&d); err != nil {
 		return err
 	}
-	// Decoded to plain values: the Socket.IO encoder must see JSON
-	// objects, not bytes it might take for a binary attachment.
-	var payload any
-	if err := json.Unmarshal(d.Payload, &payload); err != nil || payload == nil {
-		return fmt.Errorf("%w: %s payload: %v", events.ErrMalformed, env.RoutingKey(), err)
+	// Unmarshal has checked that the payload is JSON; it must be a value a
+	// client can use.
+	if p := bytes.TrimSpace(d.Payload); len(p) == 0 || bytes.Equal(p, []byte("null")) {
+		return fmt.Errorf("%w: %s payload is missing", events.ErrMalformed, env.RoutingKey())
 	}
 	rooms := make([]socket.Room, 0, len(d.Recipients))
 	for _, r := range d.Recipients {
@@ -44,5 +60,12 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 		return nil
 	}
 	// One emit to all rooms: a socket in several of them still gets one copy.
-	return s.io.To(rooms...).Emit(name, payload)
+	return s.io.To(rooms...).Emit(name, d.Payload)
+}
+
+// RequireSync emits EventSyncRequired with reason to every local socket;
+// the delivery consumer calls it when its queue had to be created again.
+func (s *Server) RequireSync(reason string) {
+	s.log.Warn().Str("reason", reason).Int("users", len(s.registry.userIDs())).Msg("deliveries may have been missed; sockets told to sync")
+	_ = s.io.Emit(EventSyncRequired, map[string]any{"reason": reason})
 }

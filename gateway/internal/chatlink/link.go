@@ -1,0 +1,107 @@
+package chatlink
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/parleychat/parley/shared/logging"
+)
+
+// link keeps one connection to one chat-service instance, reconnecting
+// with capped backoff for as long as its Run lasts.
+type link struct {
+	base, wsURL string
+	pool        *Pool
+	log         zerolog.Logger
+	cur         atomic.Pointer[conn]
+
+	// connects counts successful connections, for tests and figures.
+	connects atomic.Uint64
+}
+
+// current returns the connected connection, or nil.
+func (l *link) current() *conn { return l.cur.Load() }
+
+// run connects and reconnects until ctx ends. After a connection that was
+// up, the next attempt follows at once; failed attempts back off from
+// MinBackoff doubling to MaxBackoff (with jitter), so a chat-service that
+// becomes ready is found within MaxBackoff plus one connect.
+func (l *link) run(ctx context.Context) {
+	delay := l.pool.opts.MinBackoff
+	failures := 0
+	for ctx.Err() == nil {
+		wasUp, err := l.connectOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if wasUp {
+			delay, failures = l.pool.opts.MinBackoff, 0
+		} else {
+			failures++
+			// The first failure and then every twentieth are warnings;
+			// the rest would fill the log while chat-service is down.
+			ev := l.log.Debug()
+			if failures == 1 || failures%20 == 0 {
+				ev = l.log.Warn()
+			}
+			logging.ErrorFields(ev, err).Int("link.failures", failures).Msg("chat link: connect failed")
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		delay = min(delay*2, l.pool.opts.MaxBackoff)
+	}
+}
+
+// connectOnce makes one attempt, bounded by ConnectTimeout, and serves the
+// connection until it ends. It reports whether the link was up.
+func (l *link) connectOnce(ctx context.Context) (bool, error) {
+	tok, err := l.pool.opts.Token()
+	if err != nil {
+		return false, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.pool.opts.ConnectTimeout)
+	c, err := dial(cctx, l.wsURL, tok, l.pool.opts.HTTPClient)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	l.connects.Add(1)
+	since := time.Now()
+	l.cur.Store(c)
+	l.log.Info().Str("link.sid", c.open.SID).Msg("chat link connected")
+	reason := c.run(ctx)
+	l.cur.CompareAndSwap(c, nil)
+	ev := l.log.Warn()
+	if ctx.Err() != nil {
+		ev = l.log.Info()
+	}
+	logging.ErrorFields(ev, reason).Dur("link.uptime", time.Since(since)).Msg("chat link down")
+	return true, nil
+}
+
+// newLink prepares a link to the chat-service at base.
+func newLink(p *Pool, base string) (*link, error) {
+	ws, err := socketURL(base)
+	if err != nil {
+		return nil, err
+	}
+	return &link{
+		base: base, wsURL: ws, pool: p,
+		log: p.opts.Log.With().Str("event.dataset", "socketio.link").Str("url.full", base).Logger(),
+	}, nil
+}
+
+// defaultClient dials chat-service without the default client's global
+// state or proxy settings: the link is an internal connection.
+func defaultClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{Proxy: nil, ForceAttemptHTTP2: false}}
+}

@@ -1,0 +1,167 @@
+package chatlink
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Engine.IO v4 packet types, the first byte of every WebSocket frame.
+const (
+	engineOpen    = '0'
+	engineClose   = '1'
+	enginePing    = '2'
+	enginePong    = '3'
+	engineMessage = '4'
+)
+
+// Socket.IO v5 packet types, the byte after an Engine.IO message's '4'.
+const (
+	packetConnect      = '0'
+	packetDisconnect   = '1'
+	packetEvent        = '2'
+	packetAck          = '3'
+	packetConnectError = '4'
+	packetBinaryEvent  = '5'
+	packetBinaryAck    = '6'
+)
+
+// errMalformed marks a frame this client cannot parse; the connection that
+// sent it is closed.
+var errMalformed = errors.New("chatlink: malformed frame")
+
+// openPacket is the server's Engine.IO handshake.
+type openPacket struct {
+	SID          string `json:"sid"`
+	PingInterval int64  `json:"pingInterval"` // milliseconds
+	PingTimeout  int64  `json:"pingTimeout"`  // milliseconds
+	MaxPayload   int64  `json:"maxPayload"`
+}
+
+// silence is how long the connection may go without a frame from the
+// server before it is presumed dead: the server pings every pingInterval
+// and allows pingTimeout for the answer, so a live server is heard from
+// within their sum.
+func (o openPacket) silence() time.Duration {
+	return time.Duration(o.PingInterval+o.PingTimeout) * time.Millisecond
+}
+
+// parseOpen decodes an Engine.IO open frame ("0{...}").
+func parseOpen(frame []byte) (openPacket, error) {
+	var o openPacket
+	if len(frame) == 0 || frame[0] != engineOpen {
+		return o, fmt.Errorf("%w: want an open packet, got %q", errMalformed, clip(frame))
+	}
+	if err := json.Unmarshal(frame[1:], &o); err != nil {
+		return o, fmt.Errorf("%w: open packet: %v", errMalformed, err)
+	}
+	if o.SID == "" || o.PingInterval <= 0 || o.PingTimeout <= 0 {
+		return o, fmt.Errorf("%w: open packet without sid or heartbeat: %q", errMalformed, clip(frame))
+	}
+	return o, nil
+}
+
+// packet is one Socket.IO packet in the default namespace. Data is the
+// packet's JSON (an object for CONNECT and CONNECT_ERROR, an array for
+// EVENT and ACK) without decoding it.
+type packet struct {
+	Type  byte
+	ID    uint64
+	HasID bool
+	Data  json.RawMessage
+}
+
+// parsePacket decodes the Socket.IO part of an Engine.IO message frame
+// (the frame without its leading '4'). Packets for another namespace are
+// refused: the link only ever joins "/".
+func parsePacket(b []byte) (packet, error) {
+	var p packet
+	if len(b) == 0 {
+		return p, fmt.Errorf("%w: empty packet", errMalformed)
+	}
+	p.Type = b[0]
+	if p.Type < packetConnect || p.Type > packetBinaryAck {
+		return p, fmt.Errorf("%w: packet type %q", errMalformed, p.Type)
+	}
+	rest := b[1:]
+	if p.Type == packetBinaryEvent || p.Type == packetBinaryAck {
+		return p, fmt.Errorf("%w: binary packets are not used on the link", errMalformed)
+	}
+	if len(rest) > 0 && rest[0] == '/' {
+		i := bytes.IndexByte(rest, ',')
+		if i < 0 || string(rest[:i]) != "/" {
+			return p, fmt.Errorf("%w: namespace in %q", errMalformed, clip(b))
+		}
+		rest = rest[i+1:]
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n > 0 {
+		id, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+		if err != nil {
+			return p, fmt.Errorf("%w: packet id: %v", errMalformed, err)
+		}
+		p.ID, p.HasID = id, true
+		rest = rest[n:]
+	}
+	if len(rest) > 0 {
+		if !json.Valid(rest) {
+			return p, fmt.Errorf("%w: packet data is not JSON: %q", errMalformed, clip(b))
+		}
+		p.Data = rest
+	}
+	return p, nil
+}
+
+// appendConnect appends the frame of a CONNECT to "/" with auth.
+func appendConnect(dst []byte, auth any) ([]byte, error) {
+	raw, err := json.Marshal(auth)
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, engineMessage, packetConnect)
+	return append(dst, raw...), nil
+}
+
+// appendEvent appends the frame of EVENT [name, arg] to "/", with an ack
+// id when withID is set. name must be JSON-safe (the link's command names
+// are constants); arg is written as given.
+func appendEvent(dst []byte, name string, arg json.RawMessage, id uint64, withID bool) []byte {
+	dst = append(dst, engineMessage, packetEvent)
+	if withID {
+		dst = strconv.AppendUint(dst, id, 10)
+	}
+	dst = append(dst, '[')
+	dst = strconv.AppendQuote(dst, name)
+	dst = append(dst, ',')
+	dst = append(dst, arg...)
+	return append(dst, ']')
+}
+
+// connectError is the data of a CONNECT_ERROR packet.
+type connectError struct {
+	Message string `json:"message"`
+	Data    struct {
+		Code string `json:"code"`
+	} `json:"data"`
+}
+
+func (e connectError) Error() string {
+	if e.Data.Code != "" {
+		return "chatlink: connect refused: " + e.Message + " (" + e.Data.Code + ")"
+	}
+	return "chatlink: connect refused: " + e.Message
+}
+
+// clip shortens a frame for an error message.
+func clip(b []byte) []byte {
+	if len(b) > 80 {
+		return b[:80]
+	}
+	return b
+}
