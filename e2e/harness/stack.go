@@ -84,7 +84,8 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	authAddr, usersAddr := FreeAddr(t), FreeAddr(t)
 	s.Auth = newProcess(t, bin, "auth-service", authAddr, with("auth-service",
-		"HTTP_ADDR="+authAddr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey))
+		"HTTP_ADDR="+authAddr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey,
+		"SIGNUPS_PER_IP=1000000")) // every test client signs up from 127.0.0.1
 	s.Users = newProcess(t, bin, "user-service", usersAddr, with("user-service",
 		"HTTP_ADDR="+usersAddr, "DATABASE_URL="+s.DBURL["user-service"]))
 	for i := 0; i < opts.Chats; i++ {

@@ -65,6 +65,9 @@ const (
 	ReasonRevoked         = "revoked"
 	ReasonReuseDetected   = "reuse_detected"
 	ReasonPasswordChanged = "password_changed"
+	// ReasonSessionLimit: a new login took the account past MaxSessions and
+	// its oldest session made room.
+	ReasonSessionLimit = "session_limit"
 )
 
 // Client describes where a request comes from, as reported by the gateway.
@@ -137,9 +140,15 @@ type ConflictError struct{ Fields []FieldError }
 // Error implements error.
 func (e *ConflictError) Error() string { return fmt.Sprintf("conflict: %v", e.Fields) }
 
-// ThrottledError says too many failures came from one account or address;
-// the caller may try again after RetryAfter.
-type ThrottledError struct{ RetryAfter time.Duration }
+// ThrottledError says a throttle refused the request: too many failures
+// from one account or address, or too many signups from one address. The
+// caller may try again after RetryAfter.
+type ThrottledError struct {
+	RetryAfter time.Duration
+	// Signups is set when the cap on accounts created per address refused
+	// a signup, rather than failed attempts.
+	Signups bool
+}
 
 // Error implements error.
 func (e *ThrottledError) Error() string {

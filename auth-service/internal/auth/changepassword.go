@@ -59,7 +59,7 @@ func (s *Service) ChangePassword(ctx context.Context, caller Caller, in ChangePa
 	}
 
 	now := s.now()
-	rules, keys := s.loginRules("account:"+u.ID, c)
+	rules, keys := s.loginRules(u.ID, c)
 	if err := s.throttled(ctx, now, rules...); err != nil {
 		return Grant{}, err
 	}
@@ -68,7 +68,7 @@ func (s *Service) ChangePassword(ctx context.Context, caller Caller, in ChangePa
 		return Grant{}, err
 	}
 	if !ok {
-		if err := s.limiter.RecordFailure(ctx, now, keys...); err != nil {
+		if err := s.limiter.Record(ctx, now, keys...); err != nil {
 			return Grant{}, err
 		}
 		return Grant{}, &InvalidError{Fields: []FieldError{{"currentPassword", "is incorrect"}}}

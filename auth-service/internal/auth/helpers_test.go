@@ -161,8 +161,8 @@ func (f *fixture) events(t *testing.T, key string) []outboxEvent {
 		if err := json.Unmarshal(raw, &env); err != nil {
 			t.Fatal(err)
 		}
-		if env.Source != auth.Source {
-			t.Errorf("event source = %q, want %q", env.Source, auth.Source)
+		if env.Source != auth.ServiceName {
+			t.Errorf("event source = %q, want %q", env.Source, auth.ServiceName)
 		}
 		e.Data = env.Data
 		out = append(out, e)

@@ -19,9 +19,11 @@ type LoginInput struct {
 //
 // Unknown logins and wrong passwords get the same ErrInvalidCredentials after
 // the same work: an unknown login is verified against a dummy hash. Failures
-// are counted per account (keyed by the login as typed when no account
-// matches, so unknown and known logins throttle alike) and per client IP.
-// A successful login clears the account's count.
+// are counted per (account, client IP), per account and per client IP, the
+// account keyed by the login as typed when no account matches, so unknown
+// and known logins throttle alike. A success clears the count of its
+// (account, client IP) pair only: an attacker's failures elsewhere still
+// count.
 func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Grant, error) {
 	login := strings.ToLower(strings.TrimSpace(in.Login))
 	var fields []FieldError
@@ -44,12 +46,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Grant, er
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Grant{}, err
 	}
-	accountKey := "account:" + login
+	account := login
 	if found {
-		accountKey = "account:" + u.ID
+		account = u.ID
 	}
 	now := s.now()
-	rules, keys := s.loginRules(accountKey, c)
+	rules, keys := s.loginRules(account, c)
 	if err := s.throttled(ctx, now, rules...); err != nil {
 		return Grant{}, err
 	}
@@ -64,7 +66,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Grant, er
 		return Grant{}, err
 	}
 	if !ok {
-		if err := s.limiter.RecordFailure(ctx, now, keys...); err != nil {
+		if err := s.limiter.Record(ctx, now, keys...); err != nil {
 			return Grant{}, err
 		}
 		return Grant{}, ErrInvalidCredentials
@@ -90,19 +92,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Grant, er
 	if err != nil {
 		return Grant{}, err
 	}
-	if err := s.limiter.Clear(ctx, accountKey); err != nil {
+	if err := s.limiter.Clear(ctx, rules[0].Key); err != nil {
 		return Grant{}, err
 	}
 	return g, nil
 }
 
-// loginRules returns the throttles for an attempt on accountKey from c, and
-// the keys a failure is counted under.
-func (s *Service) loginRules(accountKey string, c Client) ([]Rule, []string) {
-	rules := []Rule{{Key: accountKey, Limit: s.cfg.AccountFailures, Window: s.cfg.FailureWindow}}
-	// Without an address from the gateway there is nothing to key on:
-	// lumping all such requests together would let one attacker lock
-	// everybody out.
+// loginRules returns the throttles for an attempt on account from c, the
+// (account, client) one first, and the keys a failure is counted under.
+func (s *Service) loginRules(account string, c Client) ([]Rule, []string) {
+	rules := []Rule{
+		// Without an address from the gateway every such request shares the
+		// empty one, which is the old per-account bound: the safe side.
+		{Key: "account-ip:" + account + "|" + c.IP, Limit: s.cfg.AccountClientFailures, Window: s.cfg.FailureWindow},
+		{Key: "account:" + account, Limit: s.cfg.AccountFailures, Window: s.cfg.FailureWindow},
+	}
+	// Lumping every address-less request under one IP key would let one
+	// attacker lock everybody out.
 	if c.IP != "" {
 		rules = append(rules, Rule{Key: "ip:" + c.IP, Limit: s.cfg.IPFailures, Window: s.cfg.FailureWindow})
 	}

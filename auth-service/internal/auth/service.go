@@ -11,8 +11,9 @@ import (
 	"github.com/parleychat/parley/shared/events"
 )
 
-// Source is the envelope source of every event auth-service publishes.
-const Source = "auth-service"
+// ServiceName is auth-service's one name: the source of every event it
+// publishes, its logs' service.name and its broker connection name.
+const ServiceName = "auth-service"
 
 // Config tunes the use cases; zero fields take the defaults from
 // DefaultConfig.
@@ -27,12 +28,28 @@ type Config struct {
 	// listed that much past the last token's expiry.
 	Leeway time.Duration
 
-	FailureWindow   time.Duration // sliding window of the throttles
-	AccountFailures int           // failed logins per account within the window
-	IPFailures      int           // failed logins per client IP within the window
+	FailureWindow time.Duration // sliding window of the login throttles
+	// AccountClientFailures bounds failed logins per (account, client IP):
+	// the bound an attacker at one address meets first.
+	AccountClientFailures int
+	// AccountFailures bounds failed logins per account from every address
+	// together. It is much higher than AccountClientFailures, so one
+	// attacker cannot lock the owner out of their own address, yet a guess
+	// spread over many addresses is still stopped.
+	AccountFailures int
+	IPFailures      int // failed logins per client IP within the window
 	// SignupConflicts bounds signups per IP refused for a taken username or
 	// email, so the 409 cannot be used to enumerate accounts at speed.
 	SignupConflicts int
+
+	// MaxSessions caps one account's active sessions: a new session beyond
+	// it ends the oldest, which bounds what one user can make the service
+	// and every gateway keep.
+	MaxSessions int
+	// SignupsPerIP caps accounts created from one client IP per
+	// SignupWindow.
+	SignupsPerIP int
+	SignupWindow time.Duration
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -41,15 +58,19 @@ type Config struct {
 // DefaultConfig returns the production defaults.
 func DefaultConfig() Config {
 	return Config{
-		AccessTTL:       15 * time.Minute,
-		RefreshTTL:      30 * 24 * time.Hour,
-		ReuseGrace:      10 * time.Second,
-		Leeway:          5 * time.Second,
-		FailureWindow:   15 * time.Minute,
-		AccountFailures: 10,
-		IPFailures:      50,
-		SignupConflicts: 20,
-		Now:             time.Now,
+		AccessTTL:             15 * time.Minute,
+		RefreshTTL:            30 * 24 * time.Hour,
+		ReuseGrace:            10 * time.Second,
+		Leeway:                5 * time.Second,
+		FailureWindow:         15 * time.Minute,
+		AccountClientFailures: 10,
+		AccountFailures:       100,
+		IPFailures:            50,
+		SignupConflicts:       20,
+		MaxSessions:           50,
+		SignupsPerIP:          100,
+		SignupWindow:          time.Hour,
+		Now:                   time.Now,
 	}
 }
 
@@ -71,7 +92,7 @@ func NewService(store Store, limiter Limiter, hasher Hasher, issuer AccessIssuer
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&cfg.AccessTTL, def.AccessTTL}, {&cfg.RefreshTTL, def.RefreshTTL}, {&cfg.FailureWindow, def.FailureWindow}} {
+	}{{&cfg.AccessTTL, def.AccessTTL}, {&cfg.RefreshTTL, def.RefreshTTL}, {&cfg.FailureWindow, def.FailureWindow}, {&cfg.SignupWindow, def.SignupWindow}} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}
@@ -79,7 +100,11 @@ func NewService(store Store, limiter Limiter, hasher Hasher, issuer AccessIssuer
 	for _, d := range []struct {
 		v   *int
 		def int
-	}{{&cfg.AccountFailures, def.AccountFailures}, {&cfg.IPFailures, def.IPFailures}, {&cfg.SignupConflicts, def.SignupConflicts}} {
+	}{
+		{&cfg.AccountClientFailures, def.AccountClientFailures}, {&cfg.AccountFailures, def.AccountFailures},
+		{&cfg.IPFailures, def.IPFailures}, {&cfg.SignupConflicts, def.SignupConflicts},
+		{&cfg.MaxSessions, def.MaxSessions}, {&cfg.SignupsPerIP, def.SignupsPerIP},
+	} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}
@@ -118,6 +143,9 @@ func (s *Service) openSession(ctx context.Context, tx Tx, u User, c Client, now 
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return Grant{}, err
 	}
+	if err := s.evictOldSessions(ctx, tx, u.ID, now); err != nil {
+		return Grant{}, err
+	}
 	raw, hash, err := newRefreshToken()
 	if err != nil {
 		return Grant{}, err
@@ -127,6 +155,18 @@ func (s *Service) openSession(ctx context.Context, tx Tx, u User, c Client, now 
 		return Grant{}, err
 	}
 	return s.grant(u, sess, raw, rt.ExpiresAt, now)
+}
+
+// evictOldSessions ends the user's oldest active sessions beyond
+// MaxSessions, with the usual revocation event so gateways drop them at
+// once. Two logins committing together may each see the other's session
+// as not yet there, overshooting the cap by one until the next login.
+func (s *Service) evictOldSessions(ctx context.Context, tx Tx, userID string, now time.Time) error {
+	ids, err := tx.SessionsBeyond(ctx, userID, s.cfg.MaxSessions, now)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	return s.revoke(ctx, tx, userID, ids, ReasonSessionLimit, now)
 }
 
 // grant mints an access token for sess and assembles the answer.
@@ -148,7 +188,7 @@ func (s *Service) grant(u User, sess Session, refreshRaw string, refreshExp, now
 
 // enqueue wraps data in an envelope and writes it to the outbox.
 func enqueue(ctx context.Context, tx Tx, aggregateID, typ string, data any) error {
-	ev, err := events.New(ctx, Source, typ, 1, data)
+	ev, err := events.New(ctx, ServiceName, typ, 1, data)
 	if err != nil {
 		return err
 	}
@@ -169,8 +209,16 @@ func (s *Service) revoke(ctx context.Context, tx Tx, userID string, ids []string
 
 // userCaller checks that c is a signed-in user.
 func userCaller(c Caller) error {
-	if _, err := uuid.Parse(c.UserID); err != nil {
+	if !canonicalID(c.UserID) {
 		return ErrUnauthenticated
 	}
 	return nil
+}
+
+// canonicalID reports whether id is a UUID in the one spelling stored and
+// published (lower case, hyphenated): the adapters canonicalize what comes
+// from outside, so any other spelling here is not an id of ours.
+func canonicalID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/parleychat/parley/shared/events"
 )
 
@@ -36,7 +34,7 @@ func (s *Service) Logout(ctx context.Context, caller Caller, refreshToken string
 	if sessionID == "" {
 		return nil
 	}
-	if _, err := uuid.Parse(sessionID); err != nil {
+	if !canonicalID(sessionID) {
 		return nil
 	}
 	now := s.now()
@@ -81,7 +79,7 @@ func (s *Service) RevokeSession(ctx context.Context, caller Caller, sessionID st
 	if err := userCaller(caller); err != nil {
 		return err
 	}
-	if _, err := uuid.Parse(sessionID); err != nil {
+	if !canonicalID(sessionID) {
 		return ErrNotFound
 	}
 	now := s.now()

@@ -23,7 +23,9 @@ type SignupInput struct {
 // email confirmation there is no way to hide that an address is registered
 // while still signing the user in, so instead refused signups are throttled
 // per client IP (SignupConflicts per FailureWindow), which keeps the 409
-// from being used to enumerate accounts at scale.
+// from being used to enumerate accounts at scale, and accounts created per
+// client IP are capped (SignupsPerIP per SignupWindow) so one client cannot
+// create accounts without bound.
 func (s *Service) Signup(ctx context.Context, in SignupInput, c Client) (Grant, error) {
 	username, email := NormalizeUsername(in.Username), NormalizeEmail(in.Email)
 	var fields []FieldError
@@ -41,11 +43,15 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, c Client) (Grant, 
 	}
 
 	now := s.now()
-	var rules []Rule
-	if c.IP != "" {
-		rules = append(rules, Rule{Key: "signup-ip:" + c.IP, Limit: s.cfg.SignupConflicts, Window: s.cfg.FailureWindow})
+	conflicts, created := s.signupRules(c)
+	if err := s.throttled(ctx, now, conflicts...); err != nil {
+		return Grant{}, err
 	}
-	if err := s.throttled(ctx, now, rules...); err != nil {
+	if err := s.throttled(ctx, now, created...); err != nil {
+		var th *ThrottledError
+		if errors.As(err, &th) {
+			th.Signups = true
+		}
 		return Grant{}, err
 	}
 
@@ -81,15 +87,31 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, c Client) (Grant, 
 		})
 	})
 	var ce *ConflictError
-	if errors.As(err, &ce) && len(rules) > 0 {
-		if rerr := s.limiter.RecordFailure(ctx, now, rules[0].Key); rerr != nil {
+	if errors.As(err, &ce) && len(conflicts) > 0 {
+		if rerr := s.limiter.Record(ctx, now, conflicts[0].Key); rerr != nil {
 			return Grant{}, rerr
 		}
 	}
 	if err != nil {
 		return Grant{}, err
 	}
+	if len(created) > 0 {
+		if err := s.limiter.Record(ctx, now, created[0].Key); err != nil {
+			return Grant{}, err
+		}
+	}
 	return g, nil
+}
+
+// signupRules returns the throttles on refused signups and on accounts
+// created from c's address; none without an address, since lumping every
+// such request together would let one client block everybody's signups.
+func (s *Service) signupRules(c Client) (conflicts, created []Rule) {
+	if c.IP == "" {
+		return nil, nil
+	}
+	return []Rule{{Key: "signup-ip:" + c.IP, Limit: s.cfg.SignupConflicts, Window: s.cfg.FailureWindow}},
+		[]Rule{{Key: "signups-ip:" + c.IP, Limit: s.cfg.SignupsPerIP, Window: s.cfg.SignupWindow}}
 }
 
 // conflict builds the 409 for the taken fields; other (when neither flag is

@@ -41,6 +41,9 @@ type Tx interface {
 	SetPasswordHash(ctx context.Context, userID, hash string, changedAt time.Time) error
 	// CreateSession inserts a new session.
 	CreateSession(ctx context.Context, s Session) error
+	// SessionsBeyond locks and returns the ids of the user's active sessions
+	// other than the newest keep, oldest first.
+	SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error)
 	// SessionForUpdate locks the session's row.
 	SessionForUpdate(ctx context.Context, id string) (Session, error)
 	// TouchSession records a refresh: last use, new expiry, and where from.
@@ -58,20 +61,21 @@ type Tx interface {
 	Enqueue(ctx context.Context, exchange, aggregateID string, ev events.Envelope) error
 }
 
-// Rule is one throttle: at most Limit failures under Key within Window.
+// Rule is one throttle: at most Limit events under Key within Window.
 type Rule struct {
 	Key    string
 	Limit  int
 	Window time.Duration
 }
 
-// Limiter counts failures per key over a sliding window.
+// Limiter counts events (failed logins, signups) per key over a sliding
+// window.
 type Limiter interface {
 	// Blocked returns how long until every rule allows another attempt (0
 	// when none is exceeded).
 	Blocked(ctx context.Context, now time.Time, rules ...Rule) (time.Duration, error)
-	// RecordFailure counts one failure under each key.
-	RecordFailure(ctx context.Context, now time.Time, keys ...string) error
+	// Record counts one event (a failure, a signup) under each key.
+	Record(ctx context.Context, now time.Time, keys ...string) error
 	// Clear forgets the failures under key.
 	Clear(ctx context.Context, key string) error
 }

@@ -18,7 +18,11 @@ import (
 type Config struct {
 	// HTTPAddr is an internal address: only the gateway should reach it,
 	// and every API route also demands the gateway's internal token.
-	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8081"`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8081"`
+	// OpsAddr is the internal operations listener: full readiness with
+	// every dependency's status, Prometheus metrics and pprof. Never the
+	// public address.
+	OpsAddr          string        `env:"OPS_ADDR" envDefault:"127.0.0.1:9081"`
 	DatabaseURL      string        `env:"DATABASE_URL,required"`
 	AMQPURL          string        `env:"AMQP_URL,required"`
 	ElasticsearchURL string        `env:"ELASTICSEARCH_URL"`
@@ -42,16 +46,29 @@ type Config struct {
 	// HashConcurrency bounds argon2id hashes in flight; each takes 19 MiB.
 	HashConcurrency int `env:"HASH_CONCURRENCY" envDefault:"4"`
 
-	LoginFailureWindow      time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"15m"`
-	LoginFailuresPerAccount int           `env:"LOGIN_FAILURES_PER_ACCOUNT" envDefault:"10"`
-	LoginFailuresPerIP      int           `env:"LOGIN_FAILURES_PER_IP" envDefault:"50"`
-	SignupConflictsPerIP    int           `env:"SIGNUP_CONFLICTS_PER_IP" envDefault:"20"`
+	// Failed logins within LOGIN_FAILURE_WINDOW: per (account, client IP)
+	// first, per account from every address at a much higher bound (so an
+	// attacker cannot lock the owner out of their own address), per client
+	// IP over all accounts; refused signups per client IP.
+	LoginFailureWindow        time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"15m"`
+	LoginFailuresPerAccountIP int           `env:"LOGIN_FAILURES_PER_ACCOUNT_IP" envDefault:"10"`
+	LoginFailuresPerAccount   int           `env:"LOGIN_FAILURES_PER_ACCOUNT" envDefault:"100"`
+	LoginFailuresPerIP        int           `env:"LOGIN_FAILURES_PER_IP" envDefault:"50"`
+	SignupConflictsPerIP      int           `env:"SIGNUP_CONFLICTS_PER_IP" envDefault:"20"`
+
+	// Per-user cost caps: active sessions per account (a login beyond it
+	// ends the oldest session) and accounts created per client IP within
+	// SIGNUP_WINDOW (429 with Retry-After beyond it).
+	MaxSessionsPerAccount int           `env:"MAX_SESSIONS_PER_ACCOUNT" envDefault:"50"`
+	SignupsPerIP          int           `env:"SIGNUPS_PER_IP" envDefault:"100"`
+	SignupWindow          time.Duration `env:"SIGNUP_WINDOW" envDefault:"1h"`
 }
 
-// Load reads the configuration from environ (nil: the process's).
-func Load(environ map[string]string) (Config, error) {
+// Load reads the configuration through getenv (os.Getenv in main, a map
+// lookup in tests) and validates it.
+func Load(getenv func(string) string) (Config, error) {
 	var c Config
-	if err := envconfig.LoadFrom(&c, environ); err != nil {
+	if err := envconfig.LoadWith(&c, getenv); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -75,8 +92,18 @@ func (c *Config) Validate() error {
 	if c.HashConcurrency < 1 {
 		errs = append(errs, errors.New("HASH_CONCURRENCY must be at least 1"))
 	}
-	if c.LoginFailureWindow <= 0 || c.LoginFailuresPerAccount < 1 || c.LoginFailuresPerIP < 1 || c.SignupConflictsPerIP < 1 {
+	if c.LoginFailureWindow <= 0 || c.LoginFailuresPerAccountIP < 1 || c.LoginFailuresPerAccount < 1 ||
+		c.LoginFailuresPerIP < 1 || c.SignupConflictsPerIP < 1 {
 		errs = append(errs, errors.New("LOGIN_FAILURE_WINDOW and the LOGIN_FAILURES_*/SIGNUP_CONFLICTS_PER_IP limits must be positive"))
+	}
+	if c.LoginFailuresPerAccount < c.LoginFailuresPerAccountIP {
+		errs = append(errs, errors.New("LOGIN_FAILURES_PER_ACCOUNT must be at least LOGIN_FAILURES_PER_ACCOUNT_IP, or one address could lock the owner out"))
+	}
+	if c.MaxSessionsPerAccount < 1 || c.SignupsPerIP < 1 || c.SignupWindow <= 0 {
+		errs = append(errs, errors.New("MAX_SESSIONS_PER_ACCOUNT, SIGNUPS_PER_IP and SIGNUP_WINDOW must be positive"))
+	}
+	if err := envconfig.CheckOpsAddr(c.OpsAddr, c.HTTPAddr); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))

@@ -1,14 +1,12 @@
 package config
 
 import (
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
 
 func base() map[string]string {
@@ -32,8 +30,13 @@ func with(edit map[string]string) map[string]string {
 	return env
 }
 
+// lookup reads env as os.Getenv reads the process environment.
+func lookup(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
 func TestLoadDefaults(t *testing.T) {
-	c, err := Load(base())
+	c, err := Load(lookup(base()))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -42,11 +45,16 @@ func TestLoadDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"HTTP_ADDR", c.HTTPAddr, "127.0.0.1:8081"},
+		{"OPS_ADDR", c.OpsAddr, "127.0.0.1:9081"},
 		{"ACCESS_TOKEN_TTL", c.AccessTokenTTL, 15 * time.Minute},
 		{"REFRESH_TOKEN_TTL", c.RefreshTokenTTL, 720 * time.Hour},
 		{"REFRESH_REUSE_GRACE", c.RefreshReuseGrace, 10 * time.Second},
 		{"HASH_CONCURRENCY", c.HashConcurrency, 4},
-		{"LOGIN_FAILURES_PER_ACCOUNT", c.LoginFailuresPerAccount, 10},
+		{"LOGIN_FAILURES_PER_ACCOUNT_IP", c.LoginFailuresPerAccountIP, 10},
+		{"LOGIN_FAILURES_PER_ACCOUNT", c.LoginFailuresPerAccount, 100},
+		{"MAX_SESSIONS_PER_ACCOUNT", c.MaxSessionsPerAccount, 50},
+		{"SIGNUPS_PER_IP", c.SignupsPerIP, 100},
+		{"SIGNUP_WINDOW", c.SignupWindow, time.Hour},
 		{"LOGIN_FAILURES_PER_IP", c.LoginFailuresPerIP, 50},
 		{"LOGIN_FAILURE_WINDOW", c.LoginFailureWindow, 15 * time.Minute},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 10 * time.Second},
@@ -75,10 +83,15 @@ func TestLoadRefuses(t *testing.T) {
 		{"grace too long", with(map[string]string{"REFRESH_REUSE_GRACE": "5m"}), "REFRESH_REUSE_GRACE"},
 		{"no hashing", with(map[string]string{"HASH_CONCURRENCY": "0"}), "HASH_CONCURRENCY"},
 		{"bad log level", with(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL"},
+		{"ops address off", with(map[string]string{"OPS_ADDR": "off"}), "OPS_ADDR"},
+		{"ops address is the public one", with(map[string]string{"OPS_ADDR": "127.0.0.1:8081"}), "OPS_ADDR"},
+		{"account bound below the pair bound", with(map[string]string{"LOGIN_FAILURES_PER_ACCOUNT": "5"}), "LOGIN_FAILURES_PER_ACCOUNT"},
+		{"no sessions", with(map[string]string{"MAX_SESSIONS_PER_ACCOUNT": "0"}), "MAX_SESSIONS_PER_ACCOUNT"},
+		{"no signups", with(map[string]string{"SIGNUPS_PER_IP": "0"}), "SIGNUPS_PER_IP"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load(tc.env)
+			_, err := Load(lookup(tc.env))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Load err = %v, want one naming %s", err, tc.want)
 			}
@@ -87,19 +100,15 @@ func TestLoadRefuses(t *testing.T) {
 }
 
 func TestSigningKeyFromFileOrValue(t *testing.T) {
-	_, priv, _ := ed25519.GenerateKey(nil)
-	der, _ := x509.MarshalPKCS8PrivateKey(priv)
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	path := filepath.Join(t.TempDir(), "session.pem")
-	if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	priv := tokentest.NewKey(t)
+	pemBytes := tokentest.PrivatePEM(t, priv)
+	path := tokentest.WriteFile(t, t.TempDir(), "session.pem", pemBytes)
 	for name, env := range map[string]map[string]string{
 		"file":  with(map[string]string{"SESSION_SIGNING_KEY": path}),
 		"value": with(map[string]string{"SESSION_SIGNING_KEY": "-", "SESSION_SIGNING_KEY_PEM": string(pemBytes)}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, err := Load(env)
+			c, err := Load(lookup(env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +118,7 @@ func TestSigningKeyFromFileOrValue(t *testing.T) {
 			}
 		})
 	}
-	c, _ := Load(with(map[string]string{"SESSION_SIGNING_KEY": filepath.Join(t.TempDir(), "missing.pem")}))
+	c, _ := Load(lookup(with(map[string]string{"SESSION_SIGNING_KEY": filepath.Join(t.TempDir(), "missing.pem")})))
 	if _, err := c.SigningKey(); err == nil || !strings.Contains(err.Error(), "SESSION_SIGNING_KEY") {
 		t.Errorf("missing key file: err = %v, want one naming SESSION_SIGNING_KEY", err)
 	}

@@ -21,6 +21,8 @@ var (
 		"the refresh token was already used; the session has been ended, sign in again")
 	errTooManyAttempts = problem.New(http.StatusTooManyRequests, "too_many_attempts",
 		"too many failed attempts; retry later")
+	errTooManySignups = problem.New(http.StatusTooManyRequests, "too_many_signups",
+		"too many accounts were created from this address; retry later")
 	errNoRoute  = problem.New(http.StatusNotFound, "not_found", "no such route")
 	errNoMethod = problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
 )
@@ -42,6 +44,9 @@ func writeError(c *gin.Context, err error) {
 		p = problem.ErrConflict.WithFields(fields(conflict.Fields)...)
 	case errors.As(err, &throttled):
 		p = errTooManyAttempts.Wrap(err)
+		if throttled.Signups {
+			p = errTooManySignups.Wrap(err)
+		}
 		p.RetryAfter = max(1, int(math.Ceil(throttled.RetryAfter.Seconds())))
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p = errInvalidCredentials

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
+	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/jsonbody"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -133,8 +134,16 @@ func (h *handlers) sessions(c *gin.Context) {
 	writeJSON(c, http.StatusOK, gin.H{"sessions": out})
 }
 
+// revokeSession takes the session id in its canonical form only: another
+// spelling of the same id would otherwise reach the revocation event, and
+// gateways match ids as strings.
 func (h *handlers) revokeSession(c *gin.Context) {
-	if err := h.svc.RevokeSession(c.Request.Context(), caller(c), c.Param("id")); err != nil {
+	id, ok := input.ParseID(c.Param("id"))
+	if !ok {
+		writeError(c, auth.ErrNotFound)
+		return
+	}
+	if err := h.svc.RevokeSession(c.Request.Context(), caller(c), id); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -183,10 +192,9 @@ func caller(c *gin.Context) auth.Caller {
 // request here has passed RequireInternal, i.e. came through the gateway.
 // The last entry is used, being the one the nearest proxy appended.
 func client(c *gin.Context) auth.Client {
-	ua := c.Request.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
-	}
+	// Stored and listed back to the user: whatever bytes a client sends,
+	// the account can still sign in.
+	ua := input.Header(c.Request.UserAgent(), maxUserAgent)
 	ip := ""
 	if xff := c.GetHeader("X-Forwarded-For"); xff != "" {
 		parts := strings.Split(xff, ",")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
@@ -30,6 +31,7 @@ const goodPassword = "correct horse battery staple"
 // and auth-service's real signing keys.
 type harness struct {
 	srv     *httptest.Server
+	pool    *pgxpool.Pool
 	gateway *token.Signer // mints internal tokens, as the gateway does
 	auth    *token.Signer // auth-service's session-token signer
 	gwKey   ed25519.PrivateKey
@@ -55,7 +57,9 @@ func newHarness(t testing.TB, params password.Params, edit func(*auth.Config)) *
 	}
 	srv := httptest.NewServer(httpapi.NewRouter(httpapi.Deps{Service: svc, Verifier: verifier, Logger: zerolog.Nop()}))
 	t.Cleanup(srv.Close)
-	return &harness{srv: srv, gateway: gateway, auth: authSigner, gwKey: gwKey}
+	// A 3xx is handed back as it is, so a test sees that none is sent.
+	srv.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &harness{srv: srv, pool: pool, gateway: gateway, auth: authSigner, gwKey: gwKey}
 }
 
 // internal mints what the gateway sends for user sub in session sid.

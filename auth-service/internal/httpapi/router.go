@@ -30,18 +30,23 @@ type Deps struct {
 
 // NewRouter returns the service's HTTP handler.
 func NewRouter(d Deps) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// No redirects: a client (or the gateway) must never be sent elsewhere,
+	// and an encoded slash must not turn into a 3xx to another path.
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.Use(logging.Middleware(d.Logger, logging.MiddlewareOptions{Quiet: []string{"/healthz", "/readyz"}}))
-	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
-	r.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
+	// Unknown routes and methods demand the internal token as known routes
+	// do: without one every path answers 401, so none is revealed.
+	requireInternal := token.RequireInternal(d.Verifier)
+	r.NoRoute(requireInternal, func(c *gin.Context) { writeError(c, errNoRoute) })
+	r.NoMethod(requireInternal, func(c *gin.Context) { writeError(c, errNoMethod) })
 	if d.Health != nil {
 		d.Health.Register(r)
 	}
 
 	h := &handlers{svc: d.Service}
-	api := r.Group("/api/v1", token.RequireInternal(d.Verifier))
+	api := r.Group("/api/v1", requireInternal)
 
 	// Public routes: the gateway calls them for anonymous clients with an
 	// internal token whose sub is "anonymous"; any valid internal token will

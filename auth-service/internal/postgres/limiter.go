@@ -46,8 +46,8 @@ func (l *Limiter) Blocked(ctx context.Context, now time.Time, rules ...auth.Rule
 	return wait, nil
 }
 
-// RecordFailure counts one failure under each key.
-func (l *Limiter) RecordFailure(ctx context.Context, now time.Time, keys ...string) error {
+// Record counts one event under each key.
+func (l *Limiter) Record(ctx context.Context, now time.Time, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}

@@ -31,7 +31,7 @@ func TestLimiter(t *testing.T) {
 		if d := blocked(t, t0.Add(time.Duration(i)*time.Minute), rule); d != 0 {
 			t.Fatalf("before failure %d: blocked for %s, want 0", i+1, d)
 		}
-		if err := l.RecordFailure(ctx, t0.Add(time.Duration(i)*time.Minute), rule.Key, other.Key); err != nil {
+		if err := l.Record(ctx, t0.Add(time.Duration(i)*time.Minute), rule.Key, other.Key); err != nil {
 			t.Fatal(err)
 		}
 	}

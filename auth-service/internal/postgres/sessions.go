@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,6 +104,23 @@ func (t *txStore) RevokeSessions(ctx context.Context, userID string, ids []strin
 		return nil, fmt.Errorf("postgres: revoke sessions: %w", err)
 	}
 	return revoked, nil
+}
+
+// SessionsBeyond locks and returns the ids of the user's active sessions
+// other than the newest keep, oldest first.
+func (t *txStore) SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id::text FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, id DESC OFFSET $3 FOR UPDATE`, userID, now, keep)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sessions beyond %d: %w", keep, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sessions beyond %d: %w", keep, err)
+	}
+	slices.Reverse(ids)
+	return ids, nil
 }
 
 // PruneSessions deletes sessions that ended (revoked or expired) before

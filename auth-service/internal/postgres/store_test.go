@@ -264,7 +264,7 @@ func TestInTxRollsBackTheOutbox(t *testing.T) {
 	pool := pgtest.New(t, "auth_test", migrations.FS)
 	s := postgres.New(pool)
 	u := auth.User{ID: newID(t), Username: "alice", Email: "alice@example.com", PasswordHash: "h", CreatedAt: t0}
-	ev, err := events.New(ctx, auth.Source, events.TypeUserRegistered, 1, events.UserRegisteredV1{UserID: u.ID})
+	ev, err := events.New(ctx, auth.ServiceName, events.TypeUserRegistered, 1, events.UserRegisteredV1{UserID: u.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,11 @@
-package main
+package app_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,30 +14,20 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
+	"github.com/parleychat/parley/auth-service/internal/app"
+	"github.com/parleychat/parley/auth-service/internal/config"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
+	"github.com/parleychat/parley/shared/token/tokentest"
 )
-
-// writeKey writes priv as a PKCS#8 PEM file and returns its path.
-func writeKey(t *testing.T, dir, name string, priv ed25519.PrivateKey) string {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestServiceEndToEnd starts the real service (configuration, migrations,
 // outbox relay, HTTP) on a fresh database and checks that a signup is
-// answered and its event reaches RabbitMQ as DESIGN §6 describes, then that
-// SIGTERM-style cancellation shuts it down cleanly.
+// answered and its event reaches RabbitMQ as the events section of the
+// design describes, that the ops address serves full readiness and metrics,
+// then that SIGTERM-style cancellation shuts it down cleanly.
 func TestServiceEndToEnd(t *testing.T) {
 	amqpURL := os.Getenv("AMQP_URL")
 	if amqpURL == "" {
@@ -49,16 +35,26 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	dbURL := pgtest.NewURL(t, "auth_test")
 	dir := t.TempDir()
-	_, gwKey, _ := ed25519.GenerateKey(nil)
-	_, sessKey, _ := ed25519.GenerateKey(nil)
+	gw := tokentest.NewIssuer(t, token.IssuerGateway)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port free now, for the ops address
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsAddr := ln.Addr().String()
+	ln.Close()
 	environ := map[string]string{
 		"HTTP_ADDR":            "127.0.0.1:0",
+		"OPS_ADDR":             opsAddr,
 		"DATABASE_URL":         dbURL,
 		"AMQP_URL":             amqpURL,
-		"INTERNAL_PUBLIC_KEYS": writeKey(t, dir, "gateway.pem", gwKey),
-		"SESSION_SIGNING_KEY":  writeKey(t, dir, "session.pem", sessKey),
+		"INTERNAL_PUBLIC_KEYS": tokentest.WriteFile(t, dir, "gateway.pem", tokentest.PrivatePEM(t, gw.Key)),
+		"SESSION_SIGNING_KEY":  tokentest.WriteFile(t, dir, "session.pem", tokentest.PrivatePEM(t, tokentest.NewKey(t))),
 		"LOG_LEVEL":            "warn",
 		"HASH_CONCURRENCY":     "2",
+	}
+	cfg, err := config.Load(func(k string) string { return environ[k] })
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// Listen for auth events on a private queue before anything is
@@ -98,7 +94,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	defer cancel()
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, environ, func(a net.Addr) { addrc <- a }) }()
+	go func() { done <- app.Run(ctx, cfg, "test", func(a net.Addr) { addrc <- a }) }()
 	var base string
 	select {
 	case a := <-addrc:
@@ -109,15 +105,29 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatal("service did not start listening within 60 s")
 	}
 
-	resp, err := http.Get(base + "/readyz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /readyz = %v, %v; want 200", resp, err)
+	for _, probe := range []struct {
+		url        string
+		wantChecks bool
+	}{{base + "/readyz", false}, {"http://" + opsAddr + "/readyz", true}} {
+		resp, err := http.Get(probe.url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", probe.url, err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || (body["checks"] != nil) != probe.wantChecks {
+			t.Errorf("GET %s = %d %v, want 200 with dependency detail %v", probe.url, resp.StatusCode, body, probe.wantChecks)
+		}
 	}
-	resp.Body.Close()
+	if resp, err := http.Get("http://" + opsAddr + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("ops /metrics = %v, %v; want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
-	gw, _ := token.NewSigner(gwKey, token.IssuerGateway)
 	now := time.Now().Truncate(time.Second)
-	internal, err := gw.Sign(token.Claims{RegisteredClaims: jwt.RegisteredClaims{
+	internal, err := gw.Signer.Sign(token.Claims{RegisteredClaims: jwt.RegisteredClaims{
 		Subject: "anonymous", Audience: jwt.ClaimStrings{token.AudienceAuth},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(30 * time.Second)),
 	}})
@@ -129,7 +139,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+internal)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +175,7 @@ func TestServiceEndToEnd(t *testing.T) {
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("run after cancel: %v, want a clean shutdown", err)
+					t.Errorf("Run after cancel: %v, want a clean shutdown", err)
 				}
 			case <-time.After(30 * time.Second):
 				t.Error("service did not shut down within 30 s of cancellation")
