@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 )
 
 // instanceRig runs an InstanceConsumer bound to a private exchange and
@@ -93,38 +91,6 @@ func (r *instanceRig) tryPublish(n int) (string, error) {
 	return env.ID, nil
 }
 
-// rabbitmqctl runs the broker's CLI through scripts/infra (PARLEY_INFRA).
-func rabbitmqctl(t *testing.T, args ...string) string {
-	t.Helper()
-	script := os.Getenv("PARLEY_INFRA")
-	if script == "" {
-		t.Fatal("PARLEY_INFRA is not set: this test closes a connection with rabbitmqctl (set -a; . .local/env; set +a)")
-	}
-	out, err := exec.Command(script, append([]string{"rabbitmqctl", "-q"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
-	}
-	return string(out)
-}
-
-// closeConnection closes, from the broker's side, the connection the
-// client named name, and only that one.
-func closeConnection(t *testing.T, name string) {
-	t.Helper()
-	closed := 0
-	named := `{"connection_name","` + name + `"}`
-	for line := range strings.SplitSeq(rabbitmqctl(t, "list_connections", "--no-table-headers", "pid", "client_properties"), "\n") {
-		pid, props, ok := strings.Cut(strings.TrimSpace(line), "\t")
-		if ok && strings.Contains(props, named) {
-			rabbitmqctl(t, "close_connection", pid, "closed by a test")
-			closed++
-		}
-	}
-	if closed != 1 {
-		t.Fatalf("closed %d connections named %q, want 1", closed, name)
-	}
-}
-
 func TestInstanceConsumerReceivesItsBindingsAndDeletesItsQueue(t *testing.T) {
 	r := startInstance(t, "instance-test-"+suffix(), rabbit.InstanceConfig{})
 	want := r.publish(t, 1)
@@ -182,7 +148,7 @@ func TestInstanceConsumerSurvivesClosedConnection(t *testing.T) {
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
-	closeConnection(t, r.c.ConnectionName())
+	rabbittest.CloseConnection(t, r.c.ConnectionName())
 	waitFor(t, "the consumer to re-attach", 20*time.Second, func() bool {
 		_, _, restarts := r.c.Stats()
 		return restarts >= 1 && r.c.Check(context.Background()) == nil
@@ -234,7 +200,7 @@ func TestInstanceConsumerReportsRecreatedQueue(t *testing.T) {
 			name: "expired while disconnected",
 			opts: []rabbit.Option{rabbit.WithReconnectInterval(32 * time.Second)},
 			cfg:  rabbit.InstanceConfig{Expiry: time.Second},
-			lose: func(t *testing.T, r *instanceRig) { closeConnection(t, r.c.ConnectionName()) },
+			lose: func(t *testing.T, r *instanceRig) { rabbittest.CloseConnection(t, r.c.ConnectionName()) },
 		},
 	}
 	for _, tc := range tests {
