@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +17,8 @@ import (
 	"github.com/parleychat/parley/shared/trace"
 )
 
-// Exchanges, one durable topic exchange per producing service (DESIGN §6).
+// Exchanges, one durable topic exchange per producing service (see the
+// design's events section).
 const (
 	ExchangeAuth       = "parley.auth"
 	ExchangeUsers      = "parley.users"
@@ -81,9 +83,17 @@ func Decode(body []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: missing type or version", ErrMalformed)
 	case len(e.Data) == 0:
 		return Envelope{}, fmt.Errorf("%w: missing data", ErrMalformed)
+	case !storable(e.ID) || !storable(e.Type) || !storable(e.Source):
+		// The id is recorded in processed_events: a NUL would fail every
+		// retry instead of dead-lettering the event at once.
+		return Envelope{}, fmt.Errorf("%w: id, type or source holds NUL", ErrMalformed)
 	}
 	return e, nil
 }
+
+// storable reports whether PostgreSQL text can hold s. Decoding has already
+// replaced invalid UTF-8, so only NUL is left to refuse.
+func storable(s string) bool { return !strings.ContainsRune(s, 0) }
 
 // DecodeData unmarshals the payload into dst, marking failures malformed.
 func (e Envelope) DecodeData(dst any) error {
