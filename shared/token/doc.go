@@ -1,6 +1,6 @@
 // Package token mints and verifies Parley's EdDSA (Ed25519) JWTs.
 //
-// Two kinds of token exist (DESIGN.md §3). A session token is minted by
+// Two kinds of token exist (the design's trust model). A session token is minted by
 // auth-service at signup and login (iss=parley-auth, aud=parley-gateway) and
 // only the gateway ever verifies it. An internal token is minted by the
 // gateway for every forwarded request or Socket.IO link (iss=parley-gateway,
