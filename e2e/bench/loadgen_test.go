@@ -135,14 +135,7 @@ func (lc *loadClient) Pid() int { return lc.cmd.Process.Pid }
 func (lc *loadClient) close() {
 	_, _ = lc.in.Write([]byte(`{"cmd":"quit"}` + "\n"))
 	_ = lc.in.Close()
-	done := make(chan struct{})
-	go func() { _ = lc.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = lc.cmd.Process.Kill()
-		<-done
-	}
+	waitOrKill(lc.cmd, 10*time.Second)
 }
 
 // call sends one command and decodes the answer.
@@ -165,13 +158,15 @@ func (lc *loadClient) call(b *testing.B, cmd any) runResult {
 	return r
 }
 
-// connect opens every socket and waits until each has answered a command.
-func (lc *loadClient) connect(b *testing.B, senders, receivers []endpoint) {
+// connect opens more sockets, beside those already open, and waits until
+// each has answered a command; it returns the senders now open.
+func (lc *loadClient) connect(b *testing.B, senders, receivers []endpoint) int {
 	b.Helper()
 	r := lc.call(b, map[string]any{"cmd": "connect", "senders": senders, "receivers": receivers})
-	if r.Event != "ready" || r.Senders != len(senders) || r.Receivers != len(receivers) {
+	if r.Event != "ready" || r.Senders < len(senders) || r.Receivers < len(receivers) {
 		b.Fatalf("load client: connect answered %+v", r)
 	}
+	return r.Senders
 }
 
 // run sends the segments' schedule and returns what was recorded.

@@ -53,8 +53,9 @@ func BenchmarkMessagePath(b *testing.B) {
 	})
 	b.Run("spread", func(b *testing.B) {
 		s := startStack(b, p, 1, 1)
-		snd, rcv := spreadShape(b, s, p)
+		snd, rcv := spreadShape(b, s, p, p.Conversations)
 		sc := newScenario(b, "spread", fmt.Sprintf("%d group conversations × (1 sender, %d receiver), 1 gateway × 1 chat-service", p.Conversations, p.Receivers), s, p, snd, rcv)
+		sc.more = func(b *testing.B, n int) ([]endpoint, []endpoint) { return spreadShape(b, s, p, n) }
 		sc.warmUp(b)
 		for _, r := range p.FixedRates {
 			sc.fixed(b, fmt.Sprintf("fixed %.0f", r), r, p.FixedFor)
@@ -81,7 +82,7 @@ func BenchmarkMessagePath(b *testing.B) {
 	})
 	b.Run("topology-2x2", func(b *testing.B) {
 		s := startStack(b, p, 2, 2)
-		snd, rcv := spreadShape(b, s, p)
+		snd, rcv := spreadShape(b, s, p, p.Conversations)
 		sc := newScenario(b, "topology-2x2", fmt.Sprintf("%d group conversations × (1 sender, %d receiver), 2 gateways × 2 chat-services, sender and receiver on different gateways", p.Conversations, p.Receivers), s, p, snd, rcv)
 		sc.warmUp(b)
 		for _, r := range p.FixedRates {
@@ -115,7 +116,7 @@ func printSummary(w io.Writer, spreadBase, hotBase *baselineResult, spread, hot,
 			return "not run"
 		case sc.best == nil:
 			return "below the first step"
-		case sc.capped != "" && sc.flood.ceiling(sc.senders) == sc.best.rate:
+		case sc.ceiled:
 			return fmt.Sprintf("≥ %.0f (flood ceiling)", sc.best.rate)
 		}
 		return fmt.Sprintf("%.0f", sc.best.rate)

@@ -55,7 +55,7 @@ func printHeader(w io.Writer, sc *scenario) {
 			src, f.Rate, f.Burst, sc.senders, c)
 	}
 	fmt.Fprintf(w, "latency in ms from the moment each message was due (a late load client cannot hide queueing); ack = send → ack {ok};\n"+
-		"delivery = send → the receiver's message:new; lag = how late the load client emitted (p99; > %.0f ms means it was the bottleneck)\n", generatorLagP99)
+		"delivery = send → the receiver's message:new; lag = how late the load client emitted (p99; inside every latency already)\n")
 }
 
 func printSteps(w io.Writer, steps []stepStats) {
@@ -139,6 +139,9 @@ func printScenario(w io.Writer, sc *scenario) {
 		}
 	}
 	if sc.over != nil {
+		if sc.added > 0 {
+			fmt.Fprintf(w, "\nfor the overload burst, %d conversations were added (%d senders in all) so that it stays under flood control\n", sc.added, sc.senders)
+		}
 		printOverload(w, sc.over)
 	}
 }

@@ -29,6 +29,7 @@ let senders = [];
 let receivers = [];
 let slots = 0; // receivers per conversation
 const slotOf = []; // receiver index → its position in its conversation
+const byConv = new Map(); // conversation id → its receivers' indexes
 const lost = []; // {role, index, reason, atMs}
 
 function open(url, cookie, origin) {
@@ -52,10 +53,14 @@ function connected(sock) {
 // current holds the delivery bookkeeping of the run in progress.
 let current = null;
 
+// connectAll opens the command's sockets, added to those already open (a
+// later connect adds senders, e.g. for a burst that must stay under flood
+// control).
 async function connectAll(cmd) {
   const t0 = performance.now();
-  const make = (role, list) =>
-    list.map((s, index) => {
+  const make = (role, list, offset) =>
+    list.map((s, k) => {
+      const index = offset + k;
       const sock = open(s.url, s.cookie, cmd.origin);
       sock.on("disconnect", (reason) => lost.push({ role, index, reason, atMs: Date.now() }));
       if (process.env.PARLEY_BENCH_DEBUG) {
@@ -66,19 +71,20 @@ async function connectAll(cmd) {
       }
       return { sock, conversationId: s.conversationId };
     });
-  senders = make("sender", cmd.senders);
-  receivers = make("receiver", cmd.receivers || []);
-  const byConv = new Map();
-  (cmd.receivers || []).forEach((r, i) => {
+  const newSenders = make("sender", cmd.senders || [], senders.length);
+  const newReceivers = make("receiver", cmd.receivers || [], receivers.length);
+  newReceivers.forEach((r, k) => {
     const list = byConv.get(r.conversationId) || [];
-    slotOf[i] = list.length;
-    list.push(i);
+    slotOf[receivers.length + k] = list.length;
+    list.push(receivers.length + k);
     byConv.set(r.conversationId, list);
   });
-  const counts = new Set(cmd.senders.map((s) => (byConv.get(s.conversationId) || []).length));
+  senders = senders.concat(newSenders);
+  receivers = receivers.concat(newReceivers);
+  const counts = new Set(senders.map((s) => (byConv.get(s.conversationId) || []).length));
   if (counts.size !== 1) throw new Error(`conversations written to must have the same number of receivers, got ${[...counts]}`);
   slots = [...counts][0];
-  const all = [...senders, ...receivers];
+  const all = [...newSenders, ...newReceivers];
   // Open in small batches: the handshake verifies a session token each.
   for (let i = 0; i < all.length; i += 50) {
     await Promise.all(all.slice(i, i + 50).map((s) => connected(s.sock)));
