@@ -1,6 +1,7 @@
 // Command chat-service serves conversations and messages: REST for the
 // gateway's forwarded requests, a Socket.IO link for its real-time
-// commands, and chat.*.v1 events through the outbox (DESIGN.md §4–6).
+// commands, and chat.*.v1 events through the outbox (DESIGN.md: Public API,
+// Socket.IO, Events).
 package main
 
 import (
@@ -10,7 +11,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/parleychat/parley/chat-service/internal/app"
+	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/config"
 )
 
@@ -21,11 +25,13 @@ var version = "0.1.0"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, err := config.Load()
+	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "chat-service:", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", chat.ServiceName, err)
 		os.Exit(2)
 	}
+	// Gin's mode is process-wide state, so it is set here, once.
+	gin.SetMode(gin.ReleaseMode)
 	if err := app.Run(ctx, cfg, version, nil); err != nil {
 		os.Exit(1)
 	}

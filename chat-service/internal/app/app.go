@@ -31,13 +31,10 @@ import (
 	"github.com/parleychat/parley/shared/token"
 )
 
-// Service is the name in logs, events and health.
-const Service = "chat-service"
-
 // Run serves until ctx ends, then shuts down gracefully. ready, if set,
 // receives the HTTP address once listening.
 func Run(ctx context.Context, cfg config.Config, version string, ready func(net.Addr)) error {
-	lg, err := logging.New(logging.Config{Service: Service, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+	lg, err := logging.New(logging.Config{Service: chat.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
 	if err != nil {
 		return err
 	}
@@ -48,10 +45,10 @@ func Run(ctx context.Context, cfg config.Config, version string, ready func(net.
 	}()
 	log := lg.Logger
 	if err := run(ctx, cfg, version, lg, ready); err != nil {
-		logging.ErrorFields(log.Error(), err).Msg("chat-service stopped with an error")
+		logging.ErrorFields(log.Error(), err).Msg(chat.ServiceName + " stopped with an error")
 		return err
 	}
-	log.Info().Msg("chat-service stopped")
+	log.Info().Msg(chat.ServiceName + " stopped")
 	return nil
 }
 
@@ -70,7 +67,7 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 		return err
 	}
 	defer pool.Close()
-	conn, err := rabbit.Dial(ctx, cfg.AMQPURL, log, rabbit.WithName(Service))
+	conn, err := rabbit.Dial(ctx, cfg.AMQPURL, log, rabbit.WithName(chat.ServiceName))
 	if err != nil {
 		return err
 	}
@@ -91,11 +88,12 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 	if err != nil {
 		return err
 	}
-	link := socketio.New(socketio.Config{Service: svc, Verifier: verifier, Logger: log, Workers: cfg.LinkWorkers})
+	link := socketio.New(socketio.Config{Service: svc, Verifier: verifier, Logger: log, Workers: cfg.LinkWorkers, PerUser: cfg.LinkUserCommands})
 	health := &httpserver.Health{
-		Service: Service, Version: version, Shipper: lg.Shipper,
+		Service: chat.ServiceName, Version: version, Shipper: lg.Shipper,
 		Checks: map[string]httpserver.Check{"postgres": pool.Ping, "rabbitmq": conn.Check},
 	}
+	registry := httpserver.NewRegistry()
 	router := httpapi.NewRouter(httpapi.Config{Service: svc, Verifier: verifier, Logger: log, Health: health})
 
 	// Background work stops when bg is cancelled, after the HTTP server and
@@ -109,8 +107,25 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 	wg.Go(func() { consumers.Run(bg) })
 	wg.Go(func() { sweep(bg, log, cfg, presence, store) })
 
-	log.Info().Str("http.addr", cfg.HTTPAddr).Strs("internal_kids", keys.KeyIDs()).Msg("chat-service starting")
-	serveErr := httpserver.Run(ctx, cfg.HTTPAddr, handler(router, link), cfg.ShutdownTimeout, ready)
+	log.Info().Str("http.addr", cfg.HTTPAddr).Str("ops.addr", cfg.OpsAddr).Strs("internal_kids", keys.KeyIDs()).Msg("chat-service starting")
+	// The ops address (full readiness, metrics, pprof) serves beside the
+	// public one and stops with it; if it cannot serve, neither does the
+	// public one.
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	var opsErr error
+	opsDone := make(chan struct{})
+	go func() {
+		defer close(opsDone)
+		if err := httpserver.Run(serveCtx, cfg.OpsAddr, health.OpsHandler(registry), cfg.ShutdownTimeout, nil); err != nil {
+			opsErr = fmt.Errorf("ops address: %w", err)
+			stopServing()
+		}
+	}()
+	serveErr := httpserver.Run(serveCtx, cfg.HTTPAddr, handler(router, link), cfg.ShutdownTimeout, ready)
+	stopServing()
+	<-opsDone
+	serveErr = errors.Join(serveErr, opsErr)
 	lctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	link.Close(lctx)
 	cancel()

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,8 +26,9 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/config"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
-	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/chat-service/migrations"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -39,7 +41,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	if amqpURL == "" {
 		t.Fatal("AMQP_URL is not set: this test needs a real RabbitMQ (scripts/infra up; . .local/env)")
 	}
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 
 	_, priv, _ := ed25519.GenerateKey(nil)
@@ -53,10 +55,10 @@ func TestServiceEndToEnd(t *testing.T) {
 	_, _ = rand.Read(b)
 	consumer := "chat-apptest-" + hex.EncodeToString(b)
 	cfg := config.Config{
-		HTTPAddr: "127.0.0.1:0", DatabaseURL: testdb.URL(pool), AMQPURL: amqpURL, LogLevel: "warn",
+		HTTPAddr: "127.0.0.1:0", DatabaseURL: pool.Config().ConnString(), AMQPURL: amqpURL, LogLevel: "warn",
 		InternalPublicKeys: keyFile, ShutdownTimeout: 5 * time.Second, MessageRate: 10, MessageBurst: 20,
 		SyncEventCap: 500, EventRetention: 720 * time.Hour, PresenceSweepInterval: time.Second,
-		LinkWorkers: 4, ConsumerName: consumer,
+		LinkWorkers: 4, LinkUserCommands: 16, ConsumerName: consumer, OpsAddr: freeAddr(t),
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -81,14 +83,26 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatal("service not listening within 60s")
 	}
 
-	for _, p := range []string{"/healthz", "/readyz"} {
-		res, err := http.Get(base + p)
-		if err != nil {
-			t.Fatal(err)
+	// The public address answers health without dependency detail; the
+	// ops address has it, with metrics and pprof.
+	ops := "http://" + cfg.OpsAddr
+	for _, tc := range []struct {
+		url         string
+		wantChecks  bool
+		wantContain string
+	}{
+		{base + "/healthz", false, `"status":"ok"`},
+		{base + "/readyz", false, `"status":"ready"`},
+		{ops + "/readyz", true, `"postgres":{"status":"up"}`},
+		{ops + "/metrics", false, "go_goroutines"},
+		{ops + "/debug/pprof/", false, "goroutine"},
+	} {
+		body := get(t, tc.url)
+		if got := bytes.Contains(body, []byte(`"checks"`)); got != tc.wantChecks {
+			t.Errorf("GET %s shows checks = %v, want %v: %s", tc.url, got, tc.wantChecks, body)
 		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Errorf("GET %s = %d, want 200", p, res.StatusCode)
+		if !bytes.Contains(body, []byte(tc.wantContain)) {
+			t.Errorf("GET %s = %s, want it to contain %s", tc.url, body, tc.wantContain)
 		}
 	}
 
@@ -205,6 +219,33 @@ func TestServiceEndToEnd(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30s of cancellation")
 	}
+}
+
+// get fetches url, which must answer 200, and returns the body.
+func get(t *testing.T, url string) []byte {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %s, want 200", url, res.StatusCode, body)
+	}
+	return body
+}
+
+// freeAddr returns a loopback address with a port free a moment ago, for a
+// listener whose address Run does not report (the ops address).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func rawChannel(t *testing.T, url string) *amqp.Channel {

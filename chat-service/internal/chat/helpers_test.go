@@ -13,7 +13,8 @@ import (
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
-	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/chat-service/migrations"
+	"github.com/parleychat/parley/shared/pgtest"
 )
 
 // env is one test's service over its own database.
@@ -33,7 +34,7 @@ func unlimited() chat.Config {
 
 func newEnv(t testing.TB, cfg chat.Config) *env {
 	t.Helper()
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 	return &env{pool: pool, store: store, svc: chat.NewService(store, nil, cfg)}
 }

@@ -12,6 +12,10 @@ import (
 	"github.com/parleychat/parley/shared/events"
 )
 
+// ServiceName is chat-service's one name: the source of every event it
+// produces and its name in logs, health and the broker.
+const ServiceName = "chat-service"
+
 // Realtime publishes ephemeral signals (typing) straight to the broker,
 // without the outbox: losing one is harmless, delaying one is not.
 type Realtime interface {

@@ -8,7 +8,7 @@ import (
 	"github.com/parleychat/parley/shared/input"
 )
 
-// Input limits (DESIGN.md §4 and the chat-service issue).
+// Input limits (DESIGN.md, Public API).
 const (
 	MaxBodyChars        = 4000
 	MaxTitleChars       = 100

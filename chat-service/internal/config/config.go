@@ -14,7 +14,11 @@ import (
 
 // Config is every setting chat-service reads.
 type Config struct {
-	HTTPAddr           string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8083"`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8083"`
+	// OpsAddr is the internal operations listener: full readiness with
+	// every dependency's status, Prometheus metrics and pprof. Never the
+	// public address.
+	OpsAddr            string        `env:"OPS_ADDR" envDefault:"127.0.0.1:9083"`
 	DatabaseURL        string        `env:"DATABASE_URL,required"`
 	AMQPURL            string        `env:"AMQP_URL,required"`
 	ElasticsearchURL   string        `env:"ELASTICSEARCH_URL"`
@@ -36,17 +40,40 @@ type Config struct {
 	// this.
 	PresenceSweepInterval time.Duration `env:"PRESENCE_SWEEP_INTERVAL" envDefault:"5s"`
 	// ConsumerName prefixes the durable queues (<name>.user-directory,
-	// <name>.presence). Change it only to isolate a test run.
-	ConsumerName string `env:"AMQP_CONSUMER_NAME" envDefault:"chat-service"`
+	// <name>.presence). Change it only to isolate a test run. The former
+	// name AMQP_CONSUMER_NAME is still read when CONSUMER_NAME is unset.
+	ConsumerName string `env:"CONSUMER_NAME" envDefault:"chat-service"`
 	// LinkWorkers is how many Socket.IO link commands run at once.
 	LinkWorkers int `env:"LINK_WORKERS" envDefault:"32"`
+	// LinkUserCommands is how many of one user's link commands may wait or
+	// run at once; past it that user alone is answered 429.
+	LinkUserCommands int `env:"LINK_USER_COMMANDS" envDefault:"16"`
 }
 
-// Load reads and validates the configuration.
-func Load() (Config, error) {
+// Load reads the configuration through getenv (os.Getenv in main, a map
+// lookup in tests) and validates it.
+func Load(getenv func(string) string) (Config, error) {
 	var c Config
-	err := envconfig.Load(&c)
-	return c, err
+	if err := envconfig.LoadWith(&c, withDeprecated(getenv)); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// deprecated maps a variable to the older name still read in its place.
+var deprecated = map[string]string{"CONSUMER_NAME": "AMQP_CONSUMER_NAME"}
+
+// withDeprecated answers a variable from its older name when it is unset.
+func withDeprecated(getenv func(string) string) func(string) string {
+	return func(key string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		if old, ok := deprecated[key]; ok {
+			return getenv(old)
+		}
+		return ""
+	}
 }
 
 // Level is the parsed LOG_LEVEL.
@@ -78,6 +105,15 @@ func (c *Config) Validate() error {
 	}
 	if c.LinkWorkers < 1 {
 		errs = append(errs, errors.New("LINK_WORKERS: must be at least 1"))
+	}
+	if c.LinkUserCommands < 1 {
+		errs = append(errs, errors.New("LINK_USER_COMMANDS: must be at least 1"))
+	}
+	if c.ConsumerName == "" {
+		errs = append(errs, errors.New("CONSUMER_NAME: must not be empty"))
+	}
+	if err := envconfig.CheckOpsAddr(c.OpsAddr, c.HTTPAddr); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/httpapi"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
-	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/chat-service/migrations"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -33,7 +34,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg chat.Config) *fixture {
 	t.Helper()
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package httpapi serves chat-service's REST API (DESIGN.md §4) on Gin.
+// Package httpapi serves chat-service's REST API (DESIGN.md, Public API) on Gin.
 // Every route under /api/v1 requires a gateway-minted internal token for
 // chat-service whose subject is a user id; the id is taken from the token
 // only, never from the body or URL.
@@ -32,7 +32,6 @@ type Config struct {
 
 // NewRouter returns the Gin engine serving health and the API.
 func NewRouter(cfg Config) *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// No redirects, ever: a redirect would tell a caller without a token

@@ -24,7 +24,7 @@ func (t *tx) AppendEvent(ctx context.Context, ev chat.Event) error {
 	if recipients == nil {
 		recipients = []string{}
 	}
-	env, err := events.New(ctx, Source, ev.Type, 1, events.Delivery{
+	env, err := events.New(ctx, chat.ServiceName, ev.Type, 1, events.Delivery{
 		ConversationID: ev.ConversationID,
 		EventSeq:       ev.EventSeq,
 		Recipients:     recipients,

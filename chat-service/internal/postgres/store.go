@@ -16,9 +16,6 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 )
 
-// Source is the envelope source of every event chat-service produces.
-const Source = "chat-service"
-
 // querier is what both the pool and a transaction offer.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -10,13 +10,14 @@ import (
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
-	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/chat-service/migrations"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 )
 
 func TestChangeLogAndOutboxCommitWithTheChangeOnly(t *testing.T) {
 	t.Parallel()
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -85,7 +86,7 @@ func TestChangeLogAndOutboxCommitWithTheChangeOnly(t *testing.T) {
 	if err := env.DecodeData(&d); err != nil {
 		t.Fatal(err)
 	}
-	if exchange != events.ExchangeChat || key != "chat.conversation.updated.v1" || env.Source != postgres.Source ||
+	if exchange != events.ExchangeChat || key != "chat.conversation.updated.v1" || env.Source != chat.ServiceName ||
 		d.ConversationID != conv || d.EventSeq != 1 || len(d.Recipients) != 1 || d.Recipients[0] != user {
 		t.Errorf("outbox row = %s %s %+v %+v", exchange, key, env, d)
 	}
@@ -93,7 +94,7 @@ func TestChangeLogAndOutboxCommitWithTheChangeOnly(t *testing.T) {
 
 func TestPruneEventsRecordsWhatWasPruned(t *testing.T) {
 	t.Parallel()
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 	ctx := context.Background()
 	user := uuid.Must(uuid.NewV7()).String()

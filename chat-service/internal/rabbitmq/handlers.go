@@ -12,7 +12,7 @@ import (
 	"github.com/parleychat/parley/shared/input"
 )
 
-// Queue purposes (queues are <consumer>.<purpose>, DESIGN.md §6).
+// Queue purposes (queues are <consumer>.<purpose>, DESIGN.md, Events).
 const (
 	PurposeUserDirectory = "user-directory"
 	PurposePresence      = "presence"

@@ -15,8 +15,9 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
 	"github.com/parleychat/parley/chat-service/internal/rabbitmq"
-	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/chat-service/migrations"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/rabbit/rabbittest"
 )
@@ -130,7 +131,7 @@ func replica(t *testing.T, pool *pgxpool.Pool, id string) (replicaRow, bool) {
 
 func TestUserDirectoryConsumer(t *testing.T) {
 	t.Parallel()
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 	conn := dial(t)
 	name := startConsumers(t, conn, store, chat.NewPresence(store, nil))
@@ -163,7 +164,7 @@ func TestUserDirectoryConsumer(t *testing.T) {
 
 func TestPresenceConsumerAndRealtimePublisher(t *testing.T) {
 	t.Parallel()
-	pool := testdb.New(t)
+	pool := pgtest.New(t, "chat", migrations.FS())
 	store := postgres.NewStore(pool)
 	conn := dial(t)
 	if err := conn.DeclareExchanges(context.Background(), events.ExchangeRealtime); err != nil {

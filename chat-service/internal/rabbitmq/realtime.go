@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
-	"github.com/parleychat/parley/chat-service/internal/postgres"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
 )
@@ -32,7 +31,7 @@ func NewRealtime(pub publisher) *Realtime { return &Realtime{pub: pub} }
 
 // Publish sends d as a <eventType>.v1 event.
 func (r *Realtime) Publish(ctx context.Context, eventType string, d events.Delivery) error {
-	env, err := events.New(ctx, postgres.Source, eventType, 1, d)
+	env, err := events.New(ctx, chat.ServiceName, eventType, 1, d)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,10 @@
 package socketio_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/socketio"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -18,15 +16,7 @@ import (
 func TestOneUserFloodingDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *socketio.Config) { c.Workers, c.QueueSize, c.PerUser = 1, 8, 3 })
-	flooder, other := f.user(t), f.user(t)
-	conv, _, err := f.svc.CreateConversation(context.Background(), flooder, chat.NewConversation{Kind: chat.KindDirect, Members: []string{other}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock, ok := f.dial(t, f.tokenFor(t, "gateway-1", token.AudienceChat))
-	if !ok {
-		t.Fatal("link refused")
-	}
+	flooder, other, conv, sock := f.directOverLink(t)
 	release := make(chan struct{})
 	if err := socketio.Submit(f.link, flooder, func() { <-release }); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,8 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
 	"github.com/parleychat/parley/chat-service/internal/socketio"
-	"github.com/parleychat/parley/chat-service/internal/testdb"
+	"github.com/parleychat/parley/chat-service/migrations"
+	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -38,7 +39,7 @@ type fixture struct {
 // the link's configuration.
 func newFixture(t *testing.T, tune ...func(*socketio.Config)) *fixture {
 	t.Helper()
-	store := postgres.NewStore(testdb.New(t))
+	store := postgres.NewStore(pgtest.New(t, "chat", migrations.FS()))
 	_, priv, _ := ed25519.GenerateKey(nil)
 	gw, err := token.NewSigner(priv, token.IssuerGateway)
 	if err != nil {
@@ -284,10 +285,11 @@ func TestTransportRefusesWithoutToken(t *testing.T) {
 	}
 }
 
-func TestCommandsOverTheLink(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	alice, bob, eve := f.user(t), f.user(t), f.user(t)
+// directOverLink creates a direct conversation between two new users and
+// opens a link, for tests of commands.
+func (f *fixture) directOverLink(t *testing.T) (alice, bob string, conv chat.Conversation, sock *client.Socket) {
+	t.Helper()
+	alice, bob = f.user(t), f.user(t)
 	conv, _, err := f.svc.CreateConversation(context.Background(), alice, chat.NewConversation{Kind: chat.KindDirect, Members: []string{bob}})
 	if err != nil {
 		t.Fatal(err)
@@ -296,6 +298,14 @@ func TestCommandsOverTheLink(t *testing.T) {
 	if !ok {
 		t.Fatal("link refused")
 	}
+	return alice, bob, conv, sock
+}
+
+func TestCommandsOverTheLink(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, conv, sock := f.directOverLink(t)
+	eve := f.user(t)
 	at, bt := f.tokenFor(t, alice, token.AudienceChat), f.tokenFor(t, bob, token.AudienceChat)
 	send := map[string]any{"conversationId": conv.ID, "clientMsgId": "k1", "body": "over the link"}
 
