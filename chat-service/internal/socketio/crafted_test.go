@@ -65,6 +65,10 @@ func TestCraftedPayloadsNeverGive5xx(t *testing.T) {
 			if a.OK || a.Error == nil || a.Error.Status != tc.status {
 				t.Fatalf("ack = %+v (error %+v), want status %d", a, a.Error, tc.status)
 			}
+			// Like a REST problem, the ack names the trace of the command.
+			if a.Error.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+				t.Errorf("traceId = %q, want the command's trace", a.Error.TraceID)
+			}
 			if tc.field != "" && (len(a.Error.Errors) == 0 || a.Error.Errors[0].Field != tc.field) {
 				t.Errorf("errors = %+v, want field %s", a.Error.Errors, tc.field)
 			}

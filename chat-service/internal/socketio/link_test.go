@@ -160,9 +160,10 @@ type ack struct {
 	// RetryAfterMs comes with 429 and 503 refusals.
 	RetryAfterMs int64 `json:"retryAfterMs"`
 	Error        *struct {
-		Status int    `json:"status"`
-		Code   string `json:"code"`
-		Errors []struct {
+		Status  int    `json:"status"`
+		Code    string `json:"code"`
+		TraceID string `json:"traceId"`
+		Errors  []struct {
 			Field string `json:"field"`
 		} `json:"errors"`
 	} `json:"error"`
