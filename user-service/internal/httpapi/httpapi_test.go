@@ -36,7 +36,16 @@ type fixture struct {
 	stranger *token.Signer // iss parley-gateway, untrusted key
 }
 
-func newFixture(t *testing.T) *fixture {
+// testLogger writes to the test's log; a fuzz target's log cannot be
+// written from inside its iterations, so a fuzz fixture logs nothing.
+func testLogger(t testing.TB) zerolog.Logger {
+	if tt, ok := t.(*testing.T); ok {
+		return zerolog.New(zerolog.NewTestWriter(tt))
+	}
+	return zerolog.Nop()
+}
+
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	gw := tokentest.NewIssuer(t, token.IssuerGateway)
 	verifier := gw.Verifier(t, token.AudienceUsers)
@@ -46,14 +55,14 @@ func newFixture(t *testing.T) *fixture {
 	f.auth = tokentest.Signer(t, gw.Key, token.IssuerAuth)
 	f.stranger = tokentest.NewIssuer(t, token.IssuerGateway).Signer
 	f.srv = httptest.NewServer(httpapi.NewRouter(httpapi.Deps{
-		Service: users.NewService(f.store), Verifier: verifier, Logger: zerolog.New(zerolog.NewTestWriter(t)),
+		Service: users.NewService(f.store), Verifier: verifier, Logger: testLogger(t),
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
 // internal mints the token the gateway would send for userID.
-func (f *fixture) internal(t *testing.T, userID string) string {
+func (f *fixture) internal(t testing.TB, userID string) string {
 	t.Helper()
 	tok, err := f.gateway.Internal(userID, token.AudienceUsers, 30*time.Second)
 	if err != nil {
@@ -62,7 +71,7 @@ func (f *fixture) internal(t *testing.T, userID string) string {
 	return tok
 }
 
-func (f *fixture) user(t *testing.T, username string) string {
+func (f *fixture) user(t testing.TB, username string) string {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7()).String()
 	if _, err := f.store.CreateProfile(context.Background(), "test", uuid.NewString(),
@@ -83,7 +92,7 @@ type response struct {
 	raw    string
 }
 
-func (f *fixture) do(t *testing.T, method, path, bearer, body string, header ...string) response {
+func (f *fixture) do(t testing.TB, method, path, bearer, body string, header ...string) response {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
