@@ -46,7 +46,7 @@ func TestCraftedInputNeverAnswers5xx(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := f.do(t, tc.method, tc.path, tok, tc.body)
+			got := f.do(t, tc.method, tc.path, tc.body, tok)
 			if got.status != tc.status {
 				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, got.status, got.raw, tc.status)
 			}
@@ -76,7 +76,7 @@ func fieldErrors(r response) map[string]string {
 func TestAnUpperCaseIDAnswersWithTheCanonicalOne(t *testing.T) {
 	f := newFixture(t)
 	alice := f.user(t, "alice")
-	got := f.do(t, "GET", "/api/v1/users/"+strings.ToUpper(alice), f.internal(t, alice), "")
+	got := f.do(t, "GET", "/api/v1/users/"+strings.ToUpper(alice), "", f.internal(t, alice))
 	if got.status != http.StatusOK || got.body["userId"] != alice {
 		t.Errorf("GET upper-case id = %d %v, want 200 with userId %s", got.status, got.body, alice)
 	}
@@ -103,7 +103,7 @@ func TestUnknownPathsAnswer401WithoutATokenAndNeverRedirect(t *testing.T) {
 		if anon.status != http.StatusUnauthorized {
 			t.Errorf("%s %s without a token = %d %s, want 401", p.method, p.path, anon.status, anon.raw)
 		}
-		signed := f.do(t, p.method, p.path, f.internal(t, alice), "")
+		signed := f.do(t, p.method, p.path, "", f.internal(t, alice))
 		if signed.status/100 == 3 || signed.status/100 == 5 || signed.status == http.StatusUnauthorized {
 			t.Errorf("%s %s with a valid token = %d %s (Location %q), want 404 or 405", p.method, p.path,
 				signed.status, signed.raw, signed.header.Get("Location"))

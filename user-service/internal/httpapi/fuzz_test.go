@@ -24,7 +24,7 @@ func FuzzRequests(f *testing.F) {
 			{"GET", "/api/v1/users?" + q, ""},
 			{"PATCH", "/api/v1/users/me", string(body)},
 		} {
-			got := fx.do(t, r.method, r.path, tok, r.body)
+			got := fx.do(t, r.method, r.path, r.body, tok)
 			if got.status >= http.StatusInternalServerError || (got.status >= 300 && got.status < 400) {
 				t.Errorf("%s %s %q = %d %s", r.method, r.path, r.body, got.status, got.raw)
 			}

@@ -92,7 +92,9 @@ type response struct {
 	raw    string
 }
 
-func (f *fixture) do(t testing.TB, method, path, bearer, body string, header ...string) response {
+// do sends a request with bearer (empty: none) and extra headers, the same
+// helper shape as auth-service's tests.
+func (f *fixture) do(t testing.TB, method, path, body, bearer string, header ...string) response {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -150,7 +152,7 @@ func TestEveryRouteRequiresTheGatewaysInternalToken(t *testing.T) {
 	}
 	for _, c := range credentials {
 		for _, r := range routes {
-			got := f.do(t, r.method, r.path, c.bearer, r.body)
+			got := f.do(t, r.method, r.path, r.body, c.bearer)
 			if got.status != c.want {
 				t.Errorf("%s %s with %s: status %d, want %d (%s)", r.method, r.path, c.name, got.status, c.want, got.raw)
 			}
@@ -165,7 +167,7 @@ func TestProfileNotReady(t *testing.T) {
 	f := newFixture(t)
 	newcomer := f.internal(t, uuid.Must(uuid.NewV7()).String()) // signed up, event not consumed yet
 	for _, r := range []struct{ method, body string }{{"GET", ""}, {"PATCH", `{"displayName":"New"}`}} {
-		got := f.do(t, r.method, "/api/v1/users/me", newcomer, r.body)
+		got := f.do(t, r.method, "/api/v1/users/me", r.body, newcomer)
 		if got.status != http.StatusNotFound || got.body["code"] != "profile_not_ready" || got.header.Get("Retry-After") != "1" {
 			t.Errorf("%s /users/me before the profile exists: %d %v (Retry-After %q), want 404 profile_not_ready with Retry-After 1",
 				r.method, got.status, got.raw, got.header.Get("Retry-After"))
@@ -178,7 +180,7 @@ func TestReadAndEditOwnProfile(t *testing.T) {
 	alice := f.user(t, "alice")
 	tok := f.internal(t, alice)
 
-	got := f.do(t, "GET", "/api/v1/users/me", tok, "")
+	got := f.do(t, "GET", "/api/v1/users/me", "", tok)
 	if got.status != http.StatusOK || got.body["userId"] != alice || got.body["username"] != "alice" ||
 		got.body["displayName"] != "alice" || got.body["bio"] != "" || got.body["avatarUrl"] != nil {
 		t.Fatalf("GET /users/me = %d %s", got.status, got.raw)
@@ -187,18 +189,18 @@ func TestReadAndEditOwnProfile(t *testing.T) {
 		t.Errorf("createdAt %v is not RFC 3339 UTC", got.body["createdAt"])
 	}
 
-	got = f.do(t, "PATCH", "/api/v1/users/me", tok, `{"displayName":"  Alice L. ","bio":"Down the\nrabbit hole","avatarUrl":"https://cdn.example.com/alice.png"}`)
+	got = f.do(t, "PATCH", "/api/v1/users/me", `{"displayName":"  Alice L. ","bio":"Down the\nrabbit hole","avatarUrl":"https://cdn.example.com/alice.png"}`, tok)
 	if got.status != http.StatusOK || got.body["displayName"] != "Alice L." || got.body["bio"] != "Down the\nrabbit hole" ||
 		got.body["avatarUrl"] != "https://cdn.example.com/alice.png" || got.body["updatedAt"] == got.body["createdAt"] {
 		t.Fatalf("PATCH /users/me = %d %s", got.status, got.raw)
 	}
 	// The change is announced in the same transaction, once per change.
-	_ = f.do(t, "PATCH", "/api/v1/users/me", tok, `{"displayName":"Alice L."}`) // no change
+	_ = f.do(t, "PATCH", "/api/v1/users/me", `{"displayName":"Alice L."}`, tok) // no change
 	var n int
 	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE routing_key = 'users.profile.updated.v1' AND aggregate_id = $1`, alice).Scan(&n); err != nil || n != 1 {
 		t.Errorf("outbox holds %d users.profile.updated.v1 rows (%v), want 1", n, err)
 	}
-	got = f.do(t, "PATCH", "/api/v1/users/me", tok, `{"avatarUrl":""}`)
+	got = f.do(t, "PATCH", "/api/v1/users/me", `{"avatarUrl":""}`, tok)
 	if got.status != http.StatusOK || got.body["avatarUrl"] != nil || got.body["bio"] != "Down the\nrabbit hole" {
 		t.Errorf("clearing the avatar: %d %s", got.status, got.raw)
 	}
@@ -227,7 +229,7 @@ func TestUpdateValidation(t *testing.T) {
 		{"too large", `{"bio":"` + strings.Repeat("x", 20<<10) + `"}`, nil, 413, nil},
 	}
 	for _, tt := range tests {
-		got := f.do(t, "PATCH", "/api/v1/users/me", tok, tt.body, tt.header...)
+		got := f.do(t, "PATCH", "/api/v1/users/me", tt.body, tok, tt.header...)
 		if got.status != tt.wantStatus {
 			t.Errorf("%s: status %d, want %d (%s)", tt.name, got.status, tt.wantStatus, got.raw)
 			continue
@@ -241,7 +243,7 @@ func TestUpdateValidation(t *testing.T) {
 			t.Errorf("%s: field errors %v, want %v (%s)", tt.name, fields, tt.wantFields, got.raw)
 		}
 	}
-	if got := f.do(t, "GET", "/api/v1/users/me", tok, ""); got.body["displayName"] != "bob" || got.body["bio"] != "" {
+	if got := f.do(t, "GET", "/api/v1/users/me", "", tok); got.body["displayName"] != "bob" || got.body["bio"] != "" {
 		t.Errorf("a refused update changed the profile: %s", got.raw)
 	}
 }
@@ -262,7 +264,7 @@ func TestGetAnotherUser(t *testing.T) {
 		{"/api/v1/users/not-an-id", 404, "not_found", ""},
 	}
 	for _, tt := range tests {
-		got := f.do(t, "GET", tt.path, tok, "")
+		got := f.do(t, "GET", tt.path, "", tok)
 		if got.status != tt.status || (tt.code != "" && got.body["code"] != tt.code) || (tt.username != "" && got.body["username"] != tt.username) {
 			t.Errorf("GET %s = %d %s", tt.path, got.status, got.raw)
 		}
@@ -285,7 +287,7 @@ func TestSearchPagesThroughEveryMatchOnce(t *testing.T) {
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		got := f.do(t, "GET", "/api/v1/users?"+q.Encode(), tok, "")
+		got := f.do(t, "GET", "/api/v1/users?"+q.Encode(), "", tok)
 		if got.status != 200 {
 			t.Fatalf("page %d: %d %s", page, got.status, got.raw)
 		}
@@ -321,13 +323,13 @@ func TestSearchPagesThroughEveryMatchOnce(t *testing.T) {
 		{"query=" + strings.Repeat("a", 65), "query"},
 	}
 	for _, b := range bad {
-		got := f.do(t, "GET", "/api/v1/users?"+b.query, tok, "")
+		got := f.do(t, "GET", "/api/v1/users?"+b.query, "", tok)
 		errs, _ := got.body["errors"].([]any)
 		if got.status != 400 || len(errs) != 1 || errs[0].(map[string]any)["field"] != b.field {
 			t.Errorf("GET /users?%s = %d %s, want 400 on %s", b.query, got.status, got.raw, b.field)
 		}
 	}
-	got := f.do(t, "GET", "/api/v1/users", tok, "")
+	got := f.do(t, "GET", "/api/v1/users", "", tok)
 	if list, _ := got.body["users"].([]any); got.status != 200 || len(list) != 20 || got.body["nextCursor"] == nil {
 		t.Errorf("GET /users without a query: %d, %d users; want the first 20 of everyone", got.status, len(list))
 	}
