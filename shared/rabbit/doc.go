@@ -1,4 +1,5 @@
-// Package rabbit is Parley's one way to talk to RabbitMQ (DESIGN.md §6).
+// Package rabbit is Parley's one way to talk to RabbitMQ (see the design's
+// events section).
 //
 // A service dials once (Dial) and gets a Conn holding two AMQP connections:
 // one for consuming, managed by wagslane/go-rabbitmq (which reconnects and

@@ -21,7 +21,7 @@ import (
 const Unrouted = "parley.unrouted"
 
 // OutboxExchanges are the exchanges outbox relays publish to. Committed
-// events must never be lost (DESIGN.md §6), so each is declared with
+// events must never be lost (the design's events section), so each is declared with
 // alternate-exchange = Unrouted. parley.realtime is left out on purpose: its
 // signals are ephemeral and an unroutable one may be dropped.
 var OutboxExchanges = []string{events.ExchangeAuth, events.ExchangeUsers, events.ExchangeChat}
