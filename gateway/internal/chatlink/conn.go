@@ -191,6 +191,7 @@ func (c *conn) run(ctx context.Context) error {
 	go func() {
 		defer close(writerDone)
 		c.end(c.write(ctx))
+		cancel() // a failed write ends the reader's wait too
 	}()
 	c.end(c.read(ctx))
 	cancel()
@@ -245,7 +246,7 @@ func (c *conn) read(ctx context.Context) error {
 // well before it fires, clears it. Servers without that race take the
 // extra pong as one more sign of life.
 func (c *conn) pongAgain() {
-	delay := min(time.Duration(c.open.PingTimeout)*time.Millisecond/2, time.Second)
+	delay := c.open.repong()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pending == nil {
@@ -345,6 +346,16 @@ func (c *conn) end(err error) {
 		if cl.timer.Stop() {
 			cl.reply(nil, ErrUnavailable)
 		}
+	}
+}
+
+// alive reports whether the connection has not ended yet.
+func (c *conn) alive() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
 	}
 }
 

@@ -24,8 +24,14 @@ type link struct {
 	connects atomic.Uint64
 }
 
-// current returns the connected connection, or nil.
-func (l *link) current() *conn { return l.cur.Load() }
+// current returns the connected connection, or nil when there is none or
+// it has ended (its run may not have returned yet).
+func (l *link) current() *conn {
+	if c := l.cur.Load(); c != nil && c.alive() {
+		return c
+	}
+	return nil
+}
 
 // run connects and reconnects until ctx ends. After a connection that was
 // up, the next attempt follows at once; failed attempts back off from

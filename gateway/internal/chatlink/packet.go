@@ -43,10 +43,18 @@ type openPacket struct {
 
 // silence is how long the connection may go without a frame from the
 // server before it is presumed dead: the server pings every pingInterval
+// (counted from the last pong, which may be the second one, repong later)
 // and allows pingTimeout for the answer, so a live server is heard from
 // within their sum.
 func (o openPacket) silence() time.Duration {
-	return time.Duration(o.PingInterval+o.PingTimeout) * time.Millisecond
+	return time.Duration(o.PingInterval+o.PingTimeout)*time.Millisecond + o.repong()
+}
+
+// repong is how long after a ping the second pong goes (see
+// conn.pongAgain): well after the server armed its timeout, well before it
+// fires.
+func (o openPacket) repong() time.Duration {
+	return min(time.Duration(o.PingTimeout)*time.Millisecond/2, time.Second)
 }
 
 // parseOpen decodes an Engine.IO open frame ("0{...}").

@@ -48,8 +48,11 @@ func TestParseOpen(t *testing.T) {
 		})
 	}
 	o, _ := parseOpen([]byte(recordedOpen))
-	if got, want := o.silence(), 45*time.Second; got != want {
-		t.Errorf("silence %s, want pingInterval+pingTimeout = %s", got, want)
+	if got, want := o.silence(), 46*time.Second; got != want {
+		t.Errorf("silence %s, want pingInterval+pingTimeout+repong = %s", got, want)
+	}
+	if got, want := o.repong(), time.Second; got != want {
+		t.Errorf("repong %s, want at most 1s", got)
 	}
 }
 
