@@ -68,6 +68,7 @@ var payloadTypes = map[string]func() any{
 	TypeTyping + ".v1":              func() any { return new(Delivery) },
 	TypePresence + ".v1":            func() any { return new(Delivery) },
 	TypeGatewayPresence + ".v1":     func() any { return new(GatewayPresenceV1) },
+	TypeSessionRefreshed + ".v1":    func() any { return new(SessionRefreshedV1) },
 }
 
 // NewPayload returns a pointer to a new zero value of the payload type

@@ -48,6 +48,8 @@ type App struct {
 
 	link     *realtime.Link
 	realtime *realtime.Server
+	// refreshes queues session refreshes to signal to the other gateways.
+	refreshes chan session.Identity
 }
 
 // Run builds the gateway described by cfg and serves until ctx ends, then
@@ -79,6 +81,7 @@ func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 	})
 	wg.Go(func() { a.link.Run(bg) })
 	wg.Go(func() { a.realtime.RunPresence(bg, a.amqp.Publisher(), a.cfg.GatewayID, a.cfg.PresenceHeartbeat) })
+	wg.Go(func() { a.publishRefreshes(bg, a.amqp.Publisher()) })
 	// Sockets are closed as soon as shutdown starts: long-polling requests
 	// would otherwise hold the HTTP drain for a whole ping interval.
 	wg.Go(func() {

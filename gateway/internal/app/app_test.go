@@ -49,9 +49,11 @@ func writeKey(t *testing.T, dir, name string, priv ed25519.PrivateKey) string {
 }
 
 // fakeServices serves what the gateway needs from auth-, user- and
-// chat-service: readiness, the revocation snapshot, /auth/me, and
-// chat-service's Socket.IO link endpoint.
-func fakeServices(t *testing.T, internal *token.KeySet) string {
+// chat-service: readiness, the revocation snapshot, /auth/me, a refresh
+// that hands out a new session token (signed by auth) for the user and
+// session named in the refresh token "rt:<user>:<sid>", and chat-service's
+// Socket.IO link endpoint.
+func fakeServices(t *testing.T, internal *token.KeySet, auth *token.Signer) string {
 	t.Helper()
 	v, _ := token.NewVerifier(internal, token.IssuerGateway, token.AudienceChat)
 	io := socket.NewServer(nil, nil)
@@ -70,6 +72,27 @@ func fakeServices(t *testing.T, internal *token.KeySet) string {
 		_, _ = w.Write([]byte(`{"sessions":[],"passwordChanges":[]}`))
 	})
 	mux.HandleFunc("/api/v1/auth/me", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"id":"me"}`)) })
+	mux.HandleFunc("/api/v1/auth/refresh", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ RefreshToken string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		parts := strings.Split(in.RefreshToken, ":")
+		if len(parts) != 3 || parts[0] != "rt" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		access, err := auth.Session(parts[1], parts[2], token.SessionTTL)
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		exp := time.Now().Add(token.SessionTTL).UTC()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"session": map[string]any{"id": parts[2]},
+			"tokens": map[string]any{"accessToken": access, "accessExpiresAt": exp,
+				"refreshToken": in.RefreshToken, "refreshExpiresAt": exp.Add(time.Hour)},
+		})
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { io.Close(nil); srv.Close() })
 	return srv.URL
@@ -81,7 +104,7 @@ func fakeServices(t *testing.T, internal *token.KeySet) string {
 // parley.auth closes that socket and refuses the session's cookie.
 func TestGatewayOnRealRabbitMQ(t *testing.T) {
 	g := startGateway(t, nil)
-	base, authPriv, amqpURL, ctx := g.base, g.authPriv, g.amqpURL, g.ctx
+	base, authPriv := g.base, g.authPriv
 	waitFor(t, "readiness", func() bool { return status(base+"/readyz") == http.StatusOK })
 
 	signer, _ := token.NewSigner(authPriv, token.IssuerAuth)
@@ -97,22 +120,37 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 	// Registered once connected: nothing is sent to the socket before the
 	// test publishes, and it is only disconnected later.
 	var received, disconnected atomic.Int32
-	sock.On("message:new", func(args ...any) {
-		if m, ok := args[0].(map[string]any); ok && m["body"] == "over the broker" {
-			received.Add(1)
-		}
-	})
+	onChat(sock, &received)
 	sock.On("disconnect", func(...any) { disconnected.Add(1) })
 
+	publish := publisher(t, g.ctx, g.amqpURL)
+	// A message is one event id, one copy.
+	waitDelivered(t, publish, userID, &received)
+
+	if err := publish(events.ExchangeAuth, events.TypeSessionRevoked, events.SessionRevokedV1{
+		UserID: userID, SessionIDs: []string{sid}, Reason: "revoked", RevokedUntil: time.Now().Add(time.Hour),
+	}); err != nil {
+		t.Fatalf("publish revocation: %v", err)
+	}
+	waitFor(t, "the revoked session's socket to close", func() bool { return disconnected.Load() > 0 })
+	if got := get(t, base+"/api/v1/auth/me", cookie); got != http.StatusUnauthorized {
+		t.Errorf("GET /auth/me after auth.session.revoked: %d, want 401", got)
+	}
+}
+
+// publisher returns a function publishing one event to RabbitMQ, as the
+// services do.
+func publisher(t *testing.T, ctx context.Context, amqpURL string) func(exchange, typ string, data any) error {
+	t.Helper()
 	conn, err := rabbit.Dial(ctx, amqpURL, zerolog.Nop(), rabbit.WithName("gateway-test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { _ = conn.Close() })
 	if err := conn.DeclareExchanges(ctx, events.ExchangeChat, events.ExchangeAuth); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(exchange, typ string, data any) error {
+	return func(exchange, typ string, data any) error {
 		env, err := events.New(ctx, "test", typ, 1, data)
 		if err != nil {
 			return err
@@ -120,8 +158,13 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 		body, _ := json.Marshal(env)
 		return conn.Publisher().Publish(ctx, exchange, env.RoutingKey(), body, env.ID, env.Traceparent)
 	}
-	// The queue is bound asynchronously after start; publish until the
-	// first copy arrives, then count: a message is one event id, one copy.
+}
+
+// waitDelivered publishes a chat message to userID until received (counted
+// by the socket's message:new handler for the body "over the broker")
+// shows it arrived: a gateway's queue is bound asynchronously after start.
+func waitDelivered(t *testing.T, publish func(exchange, typ string, data any) error, userID string, received *atomic.Int32) {
+	t.Helper()
 	waitFor(t, "the chat event on the socket", func() bool {
 		err := publish(events.ExchangeChat, events.TypeMessageCreated, events.Delivery{
 			ConversationID: "c1", EventSeq: 1, Recipients: []string{userID},
@@ -136,16 +179,15 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 		}
 		return received.Load() > 0
 	})
+}
 
-	if err := publish(events.ExchangeAuth, events.TypeSessionRevoked, events.SessionRevokedV1{
-		UserID: userID, SessionIDs: []string{sid}, Reason: "revoked", RevokedUntil: time.Now().Add(time.Hour),
-	}); err != nil {
-		t.Fatalf("publish revocation: %v", err)
-	}
-	waitFor(t, "the revoked session's socket to close", func() bool { return disconnected.Load() > 0 })
-	if got := get(t, base+"/api/v1/auth/me", cookie); got != http.StatusUnauthorized {
-		t.Errorf("GET /auth/me after auth.session.revoked: %d, want 401", got)
-	}
+// onChat counts the chat messages "over the broker" sock receives.
+func onChat(sock *client.Socket, received *atomic.Int32) {
+	sock.On("message:new", func(args ...any) {
+		if m, ok := args[0].(map[string]any); ok && m["body"] == "over the broker" {
+			received.Add(1)
+		}
+	})
 }
 
 // gateway is one App running against RabbitMQ and fake services.
@@ -157,28 +199,47 @@ type gateway struct {
 	ctx      context.Context
 }
 
-// startGateway runs a gateway (newApp and run, as Run does) with env
-// overriding the defaults below, and stops it when the test ends.
-func startGateway(t *testing.T, env map[string]string) *gateway {
+// cluster is what the gateways of one test share: keys, fake services and
+// the broker.
+type cluster struct {
+	authPriv, gwPriv ed25519.PrivateKey
+	dir, svc         string
+	amqpURL          string
+}
+
+func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	amqpURL := os.Getenv("AMQP_URL")
-	if amqpURL == "" {
+	c := &cluster{amqpURL: os.Getenv("AMQP_URL"), dir: t.TempDir()}
+	if c.amqpURL == "" {
 		t.Fatal("AMQP_URL is not set: run `scripts/infra up` and `. .local/env`")
 	}
-	dir := t.TempDir()
-	_, authPriv, _ := ed25519.GenerateKey(nil)
-	_, gwPriv, _ := ed25519.GenerateKey(nil)
-	internalKeys, _ := token.NewKeySet(gwPriv.Public().(ed25519.PublicKey))
-	svc := fakeServices(t, internalKeys)
+	_, c.authPriv, _ = ed25519.GenerateKey(nil)
+	_, c.gwPriv, _ = ed25519.GenerateKey(nil)
+	internalKeys, _ := token.NewKeySet(c.gwPriv.Public().(ed25519.PublicKey))
+	authSigner, _ := token.NewSigner(c.authPriv, token.IssuerAuth)
+	c.svc = fakeServices(t, internalKeys, authSigner)
+	return c
+}
+
+// startGateway runs a gateway of a cluster of its own.
+func startGateway(t *testing.T, env map[string]string) *gateway {
+	t.Helper()
+	return newCluster(t).start(t, env)
+}
+
+// start runs a gateway (newApp and run, as Run does) with env overriding
+// the defaults below, and stops it when the test ends.
+func (c *cluster) start(t *testing.T, env map[string]string) *gateway {
+	t.Helper()
 	vars := map[string]string{
 		"HTTP_ADDR":            "127.0.0.1:0",
 		"OPS_ADDR":             "127.0.0.1:0",
-		"AUTH_URL":             svc,
-		"USERS_URL":            svc,
-		"CHAT_URL":             svc,
-		"SESSION_PUBLIC_KEYS":  writeKey(t, dir, "auth.pem", authPriv),
-		"INTERNAL_SIGNING_KEY": writeKey(t, dir, "gateway.pem", gwPriv),
-		"AMQP_URL":             amqpURL,
+		"AUTH_URL":             c.svc,
+		"USERS_URL":            c.svc,
+		"CHAT_URL":             c.svc,
+		"SESSION_PUBLIC_KEYS":  writeKey(t, c.dir, "auth.pem", c.authPriv),
+		"INTERNAL_SIGNING_KEY": writeKey(t, c.dir, "gateway.pem", c.gwPriv),
+		"AMQP_URL":             c.amqpURL,
 		"LOG_LEVEL":            "warn",
 		"PRESENCE_HEARTBEAT":   "1s",
 	}
@@ -217,7 +278,7 @@ func startGateway(t *testing.T, env map[string]string) *gateway {
 			t.Error("run did not return after cancel")
 		}
 	})
-	return &gateway{app: a, base: base, authPriv: authPriv, amqpURL: amqpURL, ctx: ctx}
+	return &gateway{app: a, base: base, authPriv: c.authPriv, amqpURL: c.amqpURL, ctx: ctx}
 }
 
 // status GETs url and returns the status, 0 when it cannot connect.

@@ -26,7 +26,7 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	if err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, version: version, logs: logs}
+	a = &App{cfg: cfg, version: version, logs: logs, refreshes: make(chan session.Identity, refreshQueue)}
 	a.log = logs.Logger.With().Str("gateway.id", cfg.GatewayID).Logger()
 	defer func() {
 		if err != nil {
@@ -96,6 +96,8 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 		Health:         public,
 		OpenAPI:        api.OpenAPI,
 		Realtime:       a.realtime.Handler(),
+
+		SessionRefreshed: a.sessionRefreshed,
 	})
 	if err != nil {
 		return nil, err

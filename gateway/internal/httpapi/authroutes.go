@@ -30,14 +30,16 @@ func (h *handlers) issueSession(c *gin.Context) {
 		if resp.StatusCode/100 != 2 {
 			return nil
 		}
-		_, err := h.cookies.moveTokensToCookies(resp, true)
+		_, _, err := h.cookies.moveTokensToCookies(resp, true)
 		return err
 	})
 }
 
 // refresh sends the refresh cookie (never a body field the page could
 // read) to auth-service and rotates both cookies. A refused refresh clears
-// them, since the session is over.
+// them, since the session is over. A successful one reports the new
+// session token's identity, so the session's open sockets follow its new
+// expiry.
 func (h *handlers) refresh(c *gin.Context) {
 	rt, err := c.Cookie(RefreshCookie)
 	if err != nil || rt == "" {
@@ -52,8 +54,14 @@ func (h *handlers) refresh(c *gin.Context) {
 	h.proxy.Forward(c, h.targets.Auth, session.Identity{}, func(resp *http.Response) error {
 		switch {
 		case resp.StatusCode/100 == 2:
-			_, err := h.cookies.moveTokensToCookies(resp, true)
-			return err
+			_, access, err := h.cookies.moveTokensToCookies(resp, true)
+			if err != nil {
+				return err
+			}
+			if id, err := h.auth.Authenticate(access); err == nil && h.refreshed != nil {
+				h.refreshed(id)
+			}
+			return nil
 		case resp.StatusCode == http.StatusUnauthorized:
 			for _, v := range h.cookies.clear() {
 				resp.Header.Add("Set-Cookie", v)
@@ -104,7 +112,7 @@ func (h *handlers) changePassword(c *gin.Context) {
 		if resp.StatusCode/100 != 2 {
 			return nil
 		}
-		doc, err := h.cookies.moveTokensToCookies(resp, false)
+		doc, _, err := h.cookies.moveTokensToCookies(resp, false)
 		if err != nil {
 			return err
 		}

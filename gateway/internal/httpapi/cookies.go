@@ -84,51 +84,52 @@ var errNoTokens = errors.New("auth-service answer lacks tokens")
 // moveTokensToCookies rewrites a 2xx auth-service answer: the tokens become
 // cookies and the body keeps everything else. Tokens never reach a body
 // the client (or its JavaScript) can read. It returns the decoded body
-// without tokens, for hooks that need the session id.
-func (k Cookies) moveTokensToCookies(resp *http.Response, required bool) (map[string]json.RawMessage, error) {
+// without tokens, for hooks that need the session id, and the new session
+// token ("" when the answer had none).
+func (k Cookies) moveTokensToCookies(resp *http.Response, required bool) (map[string]json.RawMessage, string, error) {
 	if resp.Header.Get("Content-Encoding") != "" {
-		return nil, fmt.Errorf("auth-service answer is %s-encoded; cannot strip tokens", resp.Header.Get("Content-Encoding"))
+		return nil, "", fmt.Errorf("auth-service answer is %s-encoded; cannot strip tokens", resp.Header.Get("Content-Encoding"))
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
 	_ = resp.Body.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read auth-service answer: %w", err)
+		return nil, "", fmt.Errorf("read auth-service answer: %w", err)
 	}
 	if len(raw) > maxTokenResponse {
-		return nil, errors.New("auth-service answer too large")
+		return nil, "", errors.New("auth-service answer too large")
 	}
 	var doc map[string]json.RawMessage
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &doc); err != nil {
-			return nil, fmt.Errorf("decode auth-service answer: %w", err)
+			return nil, "", fmt.Errorf("decode auth-service answer: %w", err)
 		}
 	}
 	rawTokens, ok := doc["tokens"]
 	if !ok {
 		if required {
-			return nil, errNoTokens
+			return nil, "", errNoTokens
 		}
 		replaceBody(resp, raw)
-		return doc, nil
+		return doc, "", nil
 	}
 	var t tokens
 	if err := json.Unmarshal(rawTokens, &t); err != nil {
-		return nil, fmt.Errorf("decode tokens: %w", err)
+		return nil, "", fmt.Errorf("decode tokens: %w", err)
 	}
 	if t.AccessToken == "" || t.RefreshToken == "" || t.RefreshExpiresAt.IsZero() {
-		return nil, errNoTokens
+		return nil, "", errNoTokens
 	}
 	delete(doc, "tokens")
 	body, err := json.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	replaceBody(resp, body)
 	for _, v := range k.set(t) {
 		resp.Header.Add("Set-Cookie", v)
 	}
 	resp.Header.Set("Cache-Control", "no-store")
-	return doc, nil
+	return doc, t.AccessToken, nil
 }
 
 func replaceBody(resp *http.Response, body []byte) {

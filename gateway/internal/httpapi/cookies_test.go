@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parleychat/parley/gateway/internal/httpapi"
+	"github.com/parleychat/parley/gateway/internal/session"
 )
 
 // cookieNamed finds the Set-Cookie for name in resp.
@@ -219,5 +221,35 @@ func TestLogoutClearsCookies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A successful refresh reports the new session token's identity (the
+// gateway moves the session's sockets to its expiry); a refused one reports
+// nothing.
+func TestRefreshReportsNewIdentity(t *testing.T) {
+	var mu sync.Mutex
+	var got []session.Identity
+	e := newEnv(t, envOptions{refreshed: func(id session.Identity) {
+		mu.Lock()
+		got = append(got, id)
+		mu.Unlock()
+	}})
+	c, raw := e.login(nil)
+	before, _ := e.authenticate.Authenticate(raw)
+	resp := e.do(c, "POST", "/api/v1/auth/refresh", "", nil)
+	readAll(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: status %d, want 200", resp.StatusCode)
+	}
+	refused := e.do(nil, "POST", "/api/v1/auth/refresh", "", map[string]string{"Cookie": httpapi.RefreshCookie + "=forged"})
+	readAll(t, refused)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("reported %d refreshes, want 1 (the refused one reports nothing)", len(got))
+	}
+	if got[0].UserID != before.UserID || got[0].SessionID != before.SessionID || got[0].ExpiresAt.IsZero() {
+		t.Errorf("reported %+v, want user %s session %s with an expiry", got[0], before.UserID, before.SessionID)
 	}
 }

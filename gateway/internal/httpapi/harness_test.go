@@ -129,6 +129,7 @@ type envOptions struct {
 	maxHeaderSize  int
 	realtime       http.Handler // served at /socket.io/
 	trustedProxies []string
+	refreshed      func(session.Identity)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -188,6 +189,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		OpenAPI:        api.OpenAPI,
 		Realtime:       o.realtime,
 		TrustedProxies: o.trustedProxies,
+
+		SessionRefreshed: o.refreshed,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,9 @@ type Deps struct {
 	OpenAPI []byte
 	// Realtime, when set, serves Socket.IO at /socket.io/.
 	Realtime http.Handler
+	// SessionRefreshed, when set, is told the identity of every session
+	// token a refresh through this gateway hands out.
+	SessionRefreshed func(session.Identity)
 }
 
 type handlers struct {
@@ -49,6 +52,7 @@ type handlers struct {
 	proxy       *proxy.Proxy
 	targets     Targets
 	cookies     Cookies
+	refreshed   func(session.Identity)
 }
 
 // NewRouter builds the gateway's Gin engine.
@@ -59,7 +63,8 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 			return nil, fmt.Errorf("httpapi: trusted origin: %w", err)
 		}
 	}
-	h := &handlers{auth: d.Auth, revocations: d.Revocations, proxy: d.Proxy, targets: d.Targets, cookies: d.Cookies}
+	h := &handlers{auth: d.Auth, revocations: d.Revocations, proxy: d.Proxy, targets: d.Targets, cookies: d.Cookies,
+		refreshed: d.SessionRefreshed}
 
 	r := gin.New()
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {

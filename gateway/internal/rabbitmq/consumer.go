@@ -19,6 +19,7 @@ var Bindings = []rabbit.Binding{
 	{Exchange: events.ExchangeChat, Key: "chat.#"},
 	{Exchange: events.ExchangeRealtime, Key: events.TypeTyping + ".#"},
 	{Exchange: events.ExchangeRealtime, Key: events.TypePresence + ".#"},
+	{Exchange: events.ExchangeRealtime, Key: events.TypeSessionRefreshed + ".#"},
 	{Exchange: events.ExchangeAuth, Key: events.TypeSessionRevoked + ".#"},
 	{Exchange: events.ExchangeAuth, Key: events.TypePasswordChanged + ".#"},
 }

@@ -32,19 +32,22 @@ type routing struct {
 // recipients: the Socket.IO encoder takes only []byte and readers for
 // binary attachments, and a RawMessage marshals as the JSON it holds.
 func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
+	if env.Type == events.TypeSessionRefreshed {
+		return s.SessionRefreshed(env)
+	}
 	name, ok := events.SocketEvent(env.Type)
 	if !ok {
 		return nil
 	}
-	var d routing
+	var d events.Delivery
 	if err := env.DecodeData(&d); err != nil {
 		return err
 	}
-	// Unmarshal has checked that the payload is JSON; it must be a value a
-	// client can use.
-	if p := bytes.TrimSpace(d.Payload); len(p) == 0 || bytes.Equal(p, []byte("null")) {
-		return fmt.Errorf("%w: %s payload is missing", events.ErrMalformed, env.RoutingKey())
+	var payload any
+	if err := json.Unmarshal(d.Payload, &payload); err != nil || payload == nil {
+		return fmt.Errorf("%w: %s payload: %v", events.ErrMalformed, env.RoutingKey(), err)
 	}
+	_ = bytes.TrimSpace
 	rooms := make([]socket.Room, 0, len(d.Recipients))
 	for _, r := range d.Recipients {
 		if s.registry.has(r) {
@@ -60,7 +63,7 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 		return nil
 	}
 	// One emit to all rooms: a socket in several of them still gets one copy.
-	return s.io.To(rooms...).Emit(name, d.Payload)
+	return s.io.To(rooms...).Emit(name, payload)
 }
 
 // RequireSync emits EventSyncRequired with reason to every local socket;

@@ -248,11 +248,13 @@ type conn struct {
 	// slot is the socket's place in the user's SocketsPerUser.
 	slot atomic.Int32
 	// expiry closes the socket when the session token expires; stopped
-	// when the socket goes first.
+	// when the socket goes first, moved on when the session is refreshed.
 	expiry *time.Timer
 
-	mu     sync.Mutex
-	typing map[string]typingState // conversation id → last forwarded signal
+	mu        sync.Mutex
+	typing    map[string]typingState // conversation id → last forwarded signal
+	expiresAt time.Time              // when expiry fires; guarded by mu
+	gone      bool                   // disconnected; guarded by mu
 }
 
 // room is the room every socket of a user joins.
@@ -279,7 +281,10 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	}
 	sock.On("typing", func(args ...any) { s.onTyping(sock, c, args) })
 	sock.On("disconnect", func(args ...any) {
+		c.mu.Lock()
+		c.gone = true
 		c.expiry.Stop()
+		c.mu.Unlock()
 		if last := s.registry.remove(c.id.UserID, sock); last {
 			s.presenceChanged()
 		}
@@ -305,6 +310,9 @@ func (s *Server) onConnection(sock *socket.Socket) {
 // outlive its token (and keep sending commands as that session) for as long
 // as the connection lasts.
 func (s *Server) closeAtExpiry(sock *socket.Socket, c *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expiresAt = c.id.ExpiresAt
 	c.expiry = time.AfterFunc(time.Until(c.id.ExpiresAt), func() {
 		s.log.Debug().Str("user.id", c.id.UserID).Str("socket.id", string(sock.Id())).Msg("session token expired; socket closed")
 		sock.Disconnect(true)
