@@ -34,8 +34,10 @@ type Commander interface {
 // at fault, as REST refuses such a body.
 func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 	sock.On(event, func(args ...any) {
-		ack, data := splitAck(args)
 		tc := trace.New()
+		ack, data := splitAck(args)
+		ack = onceAck(ack)
+		defer s.recoverCommand(event, tc, ack)
 		if bad := input.Strings(data); len(bad) > 0 {
 			if ack != nil {
 				ack(failedAck(link.Failed(problem.Validation(bad...).Public(tc.TraceID))), nil)

@@ -155,3 +155,28 @@ func TestGatewayErrorAckCarriesTraceID(t *testing.T) {
 		t.Errorf("ack traceId %v is not the command's trace %s", e["traceId"], tp)
 	}
 }
+
+func TestCommandPanicAcksProblem(t *testing.T) {
+	r := newRig(t, Options{})
+	r.link.reply = func(string, map[string]any) []any { panic("a defect") }
+	sock, err := r.dial(cookie(r.sessionToken("user-a", "s1")), "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := emitAck(t, sock, "message:send", map[string]any{"conversationId": "c1", "body": "hi"})
+	e, _ := m["error"].(map[string]any)
+	if m["ok"] != false || e == nil {
+		t.Fatalf("ack %v, want ok:false with an error", m)
+	}
+	wantProblem(t, "panic ack", e, http.StatusInternalServerError, "internal")
+	if strings.Contains(jsonString(e), "a defect") {
+		t.Errorf("the panic value reached the client: %v", e)
+	}
+	// The socket still serves commands.
+	r.link.mu.Lock()
+	r.link.reply = func(string, map[string]any) []any { return []any{map[string]any{"ok": true}} }
+	r.link.mu.Unlock()
+	if m := emitAck(t, sock, "message:send", map[string]any{"conversationId": "c1", "body": "again"}); m["ok"] != true {
+		t.Errorf("ack after the panic %v, want ok:true", m)
+	}
+}
