@@ -23,8 +23,6 @@ var (
 		"too many failed attempts; retry later")
 	errTooManySignups = problem.New(http.StatusTooManyRequests, "too_many_signups",
 		"too many accounts were created from this address; retry later")
-	errNoRoute  = problem.New(http.StatusNotFound, "not_found", "no such route")
-	errNoMethod = problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
 )
 
 // writeError is auth-service's one mapping from domain errors to problems.

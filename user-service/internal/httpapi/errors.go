@@ -20,8 +20,6 @@ var (
 		p.RetryAfter = 1
 		return p
 	}()
-	errNoRoute  = problem.New(http.StatusNotFound, "not_found", "no such route")
-	errNoMethod = problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
 )
 
 // writeError is user-service's one mapping from errors to problems;

@@ -7,11 +7,9 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/httpserver"
-	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/token"
 	"github.com/parleychat/parley/user-service/internal/users"
 )
@@ -31,20 +29,8 @@ type Deps struct {
 
 // NewRouter returns the service's HTTP handler.
 func NewRouter(d Deps) http.Handler {
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	// No redirects: a client (or the gateway) must never be sent elsewhere,
-	// and an encoded slash must not turn into a 3xx to another path.
-	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
-	r.Use(logging.Middleware(d.Logger, logging.MiddlewareOptions{Quiet: []string{"/healthz", "/readyz"}}))
-	// Unknown routes and methods demand the internal token as known routes
-	// do: without one every path answers 401, so none is revealed.
 	requireInternal := token.RequireInternal(d.Verifier)
-	r.NoRoute(requireInternal, func(c *gin.Context) { writeError(c, errNoRoute) })
-	r.NoMethod(requireInternal, func(c *gin.Context) { writeError(c, errNoMethod) })
-	if d.Health != nil {
-		d.Health.Register(r)
-	}
+	r := httpserver.NewEngine(httpserver.EngineOptions{Logger: d.Logger, Guard: requireInternal, Health: d.Health})
 
 	h := &handlers{svc: d.Service}
 	api := r.Group("/api/v1", requireInternal, requireUser)
