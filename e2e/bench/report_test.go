@@ -126,7 +126,7 @@ func printScenario(w io.Writer, sc *scenario) {
 	printCPU(w, sc.steps)
 	if sc.ramped {
 		fmt.Fprintf(w, "\nsustained = every message due in a ramp step acked ok and delivered to every receiver, ack p99 ≤ %.0f ms and delivery p99 ≤ %.0f ms\n"+
-			"  (from when each was due), no socket lost, load client on time; the ramp adds %.0f%% every %s without a pause.\n",
+			"  (from when each was due), and no socket lost; the ramp adds %.0f%% every %s without a pause.\n",
 			sustainAckP99, sustainDlvP99, 100*(sc.p.RampFactor-1), sc.p.RampStep)
 		switch {
 		case sc.best == nil:
@@ -169,10 +169,15 @@ func printOverload(w io.Writer, o *overload) {
 	}
 	lost := len(o.calm.lost) + len(o.burst.lost) + len(o.after.lost)
 	fmt.Fprintf(w, "sockets lost: %d\n", lost)
+	rule := fmt.Sprintf("250 ms windows: no failure, ack and delivery p99 within max(2×, +10 ms) of the calm step's (%s / %s ms), capped at %.0f / %.0f ms",
+		ms(pct(o.calm.ack, .99)), ms(pct(o.calm.dlv, .99)), sustainAckP99, sustainDlvP99)
 	if o.recoveredOK {
-		fmt.Fprintf(w, "back to normal %.1f s after the burst (250 ms windows: no failure, ack and delivery p99 within max(2×, +10 ms) of the calm step's)\n", o.recovered.Seconds())
+		fmt.Fprintf(w, "back to normal %.1f s after the burst (%s)\n", o.recovered.Seconds(), rule)
 	} else {
-		fmt.Fprintf(w, "NOT back to normal %.0f s after the burst (250 ms windows: no failure, ack and delivery p99 within max(2×, +10 ms) of the calm step's)\n", o.after.dur.Seconds())
+		fmt.Fprintf(w, "NOT back to normal %.0f s after the burst (%s)\n", o.after.dur.Seconds(), rule)
+	}
+	if !o.calm.sustained() {
+		fmt.Fprintf(w, "warning: the calm step before the burst was not itself sustained; the stack (or the machine) was already overloaded\n")
 	}
 	if b.note != "" {
 		fmt.Fprintf(w, "note: %s\n", b.note)

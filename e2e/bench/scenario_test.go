@@ -207,9 +207,27 @@ func (sc *scenario) measure(b *testing.B, name string, segs []segment, g *guard)
 	return &r, uses
 }
 
+// settle waits until the stack's own services are idle again (gateway and
+// chat-service together under a tenth of a core over a second), at most
+// 30 s: a command that timed out at the gateway may still be worked on in
+// chat-service, and the next step must not inherit that backlog.
+func (sc *scenario) settle() {
+	own := sc.comps[:2] // gateway, chat
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		s0 := snapshot(own)
+		time.Sleep(time.Second)
+		u := since(s0, snapshot(own), own)
+		if float64(u.by["gateway"]+u.by["chat"]) < 0.1*float64(u.wall) {
+			return
+		}
+	}
+}
+
 // fixed runs one fixed-rate step.
 func (sc *scenario) fixed(b *testing.B, name string, rate float64, d time.Duration) stepStats {
 	b.Helper()
+	sc.settle()
 	r, cpu := sc.measure(b, name, []segment{{Rate: rate, Ms: d.Milliseconds()}}, nil)
 	st := stats(r, name, rate, d, 0, r.Sent)
 	st.cpu, st.dups = cpu[0], r.Duplicates
@@ -254,6 +272,7 @@ func (sc *scenario) ramp(b *testing.B, from float64) {
 		}
 		segs = append(segs, segment{Rate: math.Round(r), Ms: sc.p.RampStep.Milliseconds()})
 	}
+	sc.settle()
 	r, cpu := sc.measure(b, "ramp", segs, &guard{OutstandingSec: 1, FailRatio: 0.02})
 	bounds := segmentBounds(segs)
 	for i, s := range segs {
@@ -303,6 +322,7 @@ func (sc *scenario) overload(b *testing.B) {
 		{Rate: 2 * base, Ms: sc.p.OverloadFor.Milliseconds()},
 		{Rate: base / 2, Ms: sc.p.RecoveryFor.Milliseconds()},
 	}
+	sc.settle()
 	r, cpu := sc.measure(b, "overload", segs, nil)
 	bounds := segmentBounds(segs)
 	names := []string{"calm", "burst 2×", "after"}

@@ -165,12 +165,19 @@ func segmentBounds(segs []segment) []int {
 // recovery is how long after the burst's end the latency was back to
 // normal: windowMs-wide windows of the messages due after the burst (by due
 // time) are normal when none failed and their ack p99 and delivery p99 stay
-// within max(2× the calm probe's p99, that p99 + 10 ms). The answer is the
-// end of the last abnormal window (0 when every window is normal); ok is
-// false when the last window is still abnormal.
+// within max(2× the calm probe's p99, that p99 + 10 ms), and never above
+// the sustained limits (sustainAckP99, sustainDlvP99), however slow the
+// calm probe was. The answer is the end of the last abnormal window (0 when
+// every window is normal); ok is false when the last window is still
+// abnormal.
 func recovery(r *runResult, calm stepStats, from, to int, windowMs float64) (after time.Duration, ok bool) {
-	limit := func(p float64) float64 { return max(2*p, p+10) }
-	ackLimit, dlvLimit := limit(pct(calm.ack, .99)), limit(pct(calm.dlv, .99))
+	limit := func(p, ceiling float64) float64 {
+		if math.IsNaN(p) {
+			return ceiling
+		}
+		return min(max(2*p, p+10), ceiling)
+	}
+	ackLimit, dlvLimit := limit(pct(calm.ack, .99), sustainAckP99), limit(pct(calm.dlv, .99), sustainDlvP99)
 	if from >= min(to, r.Sent) {
 		return 0, false
 	}
