@@ -57,8 +57,9 @@ const ResetQueueRecreated = "queue_recreated"
 // being exclusive, so it outlives a dropped connection or a broker restart
 // and the events published meanwhile wait in it; the consumer re-attaches
 // after every reconnect. When the queue is found gone, it is created again
-// and OnReset reports that events may have been lost. Ending Run deletes
-// the queue. A failing or malformed event is logged and dropped.
+// and OnReset reports that events may have been lost. Ending Run while
+// connected deletes the queue (otherwise it expires). A failing or
+// malformed event is logged and dropped.
 type InstanceConsumer struct {
 	conn    *Conn
 	cfg     InstanceConfig
@@ -125,7 +126,6 @@ func (c *InstanceConsumer) Run(ctx context.Context) error {
 		err := c.session(ctx)
 		c.attached.Store(false)
 		if ctx.Err() != nil {
-			c.deleteQueue()
 			return nil
 		}
 		if time.Since(began) > 10*time.Second {
@@ -135,17 +135,24 @@ func (c *InstanceConsumer) Run(ctx context.Context) error {
 		logging.ErrorFields(c.log.Warn(), err).Msg("rabbitmq: instance consumer lost its subscription; re-attaching")
 		select {
 		case <-ctx.Done():
-			c.deleteQueue()
+			// Stopped while disconnected: the queue expires on its own.
 			return nil
 		case <-time.After(backoff(c.conn.opts.reconnectBase, attempt)):
 		}
 	}
 }
 
+// dialTimeout bounds one connection attempt, so a broker that does not
+// answer cannot hold Run (or a shutdown) for long.
+const dialTimeout = 5 * time.Second
+
 // session is one connection: attach to the queue, consume until the
-// connection, the channel or the subscription ends, or ctx ends.
+// connection, the channel or the subscription ends, or ctx ends; in the
+// last case the queue is deleted (nobody else will ever consume it).
 func (c *InstanceConsumer) session(ctx context.Context) error {
-	conn, err := amqp.DialConfig(c.conn.url, c.conn.amqpConfig("deliveries"))
+	cfg := c.conn.amqpConfig("deliveries")
+	cfg.Dial = amqp.DefaultDial(dialTimeout)
+	conn, err := amqp.DialConfig(c.conn.url, cfg)
 	if err != nil {
 		return fmt.Errorf("rabbit: dial: %w", err)
 	}
@@ -215,6 +222,11 @@ func (c *InstanceConsumer) session(ctx context.Context) error {
 	if !waited(&wg, c.cfg.HandlerTimeout) {
 		c.log.Warn().Msg("rabbitmq: instance consumer closed before its handlers finished")
 	}
+	if reason == nil {
+		if _, err := ch.QueueDelete(c.queue, false, false, false); err != nil {
+			c.log.Warn().Err(err).Msg("rabbitmq: could not delete the instance queue; it expires on its own")
+		}
+	}
 	return reason
 }
 
@@ -247,24 +259,6 @@ func (c *InstanceConsumer) queueExists(conn *amqp.Connection) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("rabbit: inspect queue %s: %w", c.queue, err)
-}
-
-// deleteQueue removes the queue when the instance stops: nobody else will
-// ever consume it.
-func (c *InstanceConsumer) deleteQueue() {
-	conn, err := amqp.DialConfig(c.conn.url, c.conn.amqpConfig("deliveries"))
-	if err != nil {
-		c.log.Warn().Err(err).Msg("rabbitmq: could not delete the instance queue; it expires on its own")
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err == nil {
-		_, err = ch.QueueDelete(c.queue, false, false, false)
-	}
-	if err != nil {
-		c.log.Warn().Err(err).Msg("rabbitmq: could not delete the instance queue; it expires on its own")
-	}
 }
 
 func (c *InstanceConsumer) process(base context.Context, d amqp.Delivery) {
