@@ -59,7 +59,17 @@ func runWrk(b *testing.B, wrk, url string, header []string, conns int, d time.Du
 		args = append(args, "-H", h)
 	}
 	out, cpu := runTool(b, wrk, append(args, url), comps)
-	r := httpRun{cpu: cpu}
+	r := parseWrk(out)
+	r.cpu = cpu
+	if r.rps == 0 {
+		b.Fatalf("wrk printed no rate:\n%s", out)
+	}
+	return r
+}
+
+// parseWrk reads wrk's --latency report.
+func parseWrk(out string) httpRun {
+	var r httpRun
 	if m := wrkRPS.FindStringSubmatch(out); m != nil {
 		r.rps, _ = strconv.ParseFloat(m[1], 64)
 	}
@@ -79,9 +89,6 @@ func runWrk(b *testing.B, wrk, url string, header []string, conns int, d time.Du
 			r.bad += n
 		}
 	}
-	if r.rps == 0 {
-		b.Fatalf("wrk printed no rate:\n%s", out)
-	}
 	return r
 }
 
@@ -94,7 +101,17 @@ func runHey(b *testing.B, hey, url string, header []string, rate float64, worker
 		args = append(args, "-H", h)
 	}
 	out, cpu := runTool(b, hey, append(args, url), comps)
-	r := httpRun{cpu: cpu}
+	r := parseHey(out)
+	r.cpu = cpu
+	if r.rps == 0 {
+		b.Fatalf("hey printed no rate:\n%s", out)
+	}
+	return r
+}
+
+// parseHey reads hey's summary.
+func parseHey(out string) httpRun {
+	var r httpRun
 	if m := heyRPS.FindStringSubmatch(out); m != nil {
 		r.rps, _ = strconv.ParseFloat(m[1], 64)
 	}
@@ -115,9 +132,6 @@ func runHey(b *testing.B, hey, url string, header []string, rate float64, worker
 			r.bad += n
 			r.requests += n
 		}
-	}
-	if r.rps == 0 {
-		b.Fatalf("hey printed no rate:\n%s", out)
 	}
 	return r
 }
