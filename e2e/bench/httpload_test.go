@@ -55,16 +55,7 @@ func toMs(v float64, unit string) float64 {
 func runWrk(b *testing.B, wrk, url string, header []string, conns int, d time.Duration, comps []component) httpRun {
 	b.Helper()
 	args := []string{"-t", "2", "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency"}
-	for _, h := range header {
-		args = append(args, "-H", h)
-	}
-	out, cpu := runTool(b, wrk, append(args, url), comps)
-	r := parseWrk(out)
-	r.cpu = cpu
-	if r.rps == 0 {
-		b.Fatalf("wrk printed no rate:\n%s", out)
-	}
-	return r
+	return runTool(b, wrk, args, header, url, comps, parseWrk)
 }
 
 // parseWrk reads wrk's --latency report.
@@ -97,16 +88,7 @@ func parseWrk(out string) httpRun {
 func runHey(b *testing.B, hey, url string, header []string, rate float64, workers int, d time.Duration, comps []component) httpRun {
 	b.Helper()
 	args := []string{"-z", fmt.Sprintf("%ds", int(d.Seconds())), "-c", strconv.Itoa(workers), "-q", fmt.Sprintf("%g", rate/float64(workers))}
-	for _, h := range header {
-		args = append(args, "-H", h)
-	}
-	out, cpu := runTool(b, hey, append(args, url), comps)
-	r := parseHey(out)
-	r.cpu = cpu
-	if r.rps == 0 {
-		b.Fatalf("hey printed no rate:\n%s", out)
-	}
-	return r
+	return runTool(b, hey, args, header, url, comps, parseHey)
 }
 
 // parseHey reads hey's summary.
@@ -136,14 +118,24 @@ func parseHey(out string) httpRun {
 	return r
 }
 
-// runTool runs a load tool, measuring the components' CPU around it.
-func runTool(b *testing.B, bin string, args []string, comps []component) (string, cpuUse) {
+// runTool runs a load tool (both take headers as -H) against url,
+// measuring the components' CPU around it, and parses its report.
+func runTool(b *testing.B, bin string, args, header []string, url string, comps []component, parse func(string) httpRun) httpRun {
 	b.Helper()
+	for _, h := range header {
+		args = append(args, "-H", h)
+	}
+	args = append(args, url)
 	s0 := snapshot(comps)
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	s1 := snapshot(comps)
 	if err != nil {
 		b.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, out)
 	}
-	return string(out), since(s0, s1, comps)
+	r := parse(string(out))
+	if r.rps == 0 {
+		b.Fatalf("%s printed no rate:\n%s", bin, out)
+	}
+	r.cpu = since(s0, s1, comps)
+	return r
 }
