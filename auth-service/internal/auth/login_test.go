@@ -109,7 +109,7 @@ func TestLoginThrottling(t *testing.T) {
 	}
 
 	// The window slides: once the failures are old enough, alice is back,
-	// and a success clears her count.
+	// and a success clears the count of its (account, address) pair.
 	f.clock.Advance(f.cfg.FailureWindow)
 	if err := attempt("alice", goodPassword, "192.0.2.99"); err != nil {
 		t.Fatalf("alice after the window: %v", err)
@@ -118,8 +118,12 @@ func TestLoginThrottling(t *testing.T) {
 		wantErr(t, attempt("alice", "wrong password!", "192.0.2.50"), auth.ErrInvalidCredentials)
 	}
 	if err := attempt("alice", goodPassword, "192.0.2.50"); err != nil {
-		t.Errorf("alice after 2 new failures: %v, want success (count cleared by the last success)", err)
+		t.Errorf("alice after 2 new failures: %v, want success (under the account bound of 3)", err)
 	}
+	// That success cleared the pair's count, not the account's: one more
+	// failure from anywhere reaches the account bound again.
+	wantErr(t, attempt("alice", "wrong password!", "192.0.2.51"), auth.ErrInvalidCredentials)
+	throttledFor(t, attempt("alice", goodPassword, "192.0.2.50"))
 }
 
 func TestLoginRehashesOldParameters(t *testing.T) {
