@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -72,6 +74,7 @@ func BenchmarkMessagePath(b *testing.B) {
 		sc.warmUp(b)
 		for _, r := range p.FixedRates {
 			if c := sc.flood.ceiling(sc.senders); c > 0 && r > c {
+				sc.skipped = append(sc.skipped, fmt.Sprintf("fixed %.0f skipped: above the flood-control ceiling of %d senders (%.0f msg/s)", r, sc.senders, c))
 				continue
 			}
 			sc.fixed(b, fmt.Sprintf("fixed %.0f", r), r, p.FixedFor)
@@ -121,12 +124,19 @@ func printSummary(w io.Writer, spreadBase, hotBase *baselineResult, spread, hot,
 		}
 		return fmt.Sprintf("%.0f", sc.best.rate)
 	}
-	if spread != nil {
-		for _, st := range spread.steps {
-			if len(st.name) > 6 && st.name[:6] == "fixed " {
-				fmt.Fprintf(w, "%-28s 1×1: %-46s 2×2: %s\n", st.name+" msg/s", fixedLine(spread, st.name), fixedLine(topo, st.name))
+	var fixedNames []string
+	for _, sc := range []*scenario{spread, topo} {
+		if sc == nil {
+			continue
+		}
+		for _, st := range sc.steps {
+			if strings.HasPrefix(st.name, "fixed ") && !slices.Contains(fixedNames, st.name) {
+				fixedNames = append(fixedNames, st.name)
 			}
 		}
+	}
+	for _, name := range fixedNames {
+		fmt.Fprintf(w, "%-28s 1×1: %-46s 2×2: %s\n", name+" msg/s", fixedLine(spread, name), fixedLine(topo, name))
 	}
 	fmt.Fprintf(w, "%-28s 1×1: %-46s 2×2: %s\n", "highest sustained msg/s", sustained(spread), sustained(topo))
 	fmt.Fprintf(w, "%-28s %s\n", "hot group, highest msg/s", sustained(hot))

@@ -122,6 +122,9 @@ func printCPU(w io.Writer, steps []stepStats) {
 
 func printScenario(w io.Writer, sc *scenario) {
 	printHeader(w, sc)
+	for _, s := range sc.skipped {
+		fmt.Fprintln(w, s)
+	}
 	printSteps(w, sc.steps)
 	printCPU(w, sc.steps)
 	if sc.ramped {

@@ -29,8 +29,9 @@ type scenario struct {
 	ceiled  bool   // every ramp step up to the flood-control ceiling was sustained
 	over    *overload
 	// more adds n conversations of the scenario's shape (nil: it cannot grow).
-	more  func(b *testing.B, n int) (senders, receivers []endpoint)
-	added int // senders added for the overload burst
+	more    func(b *testing.B, n int) (senders, receivers []endpoint)
+	added   int      // senders added for the overload burst
+	skipped []string // steps not run, and why
 }
 
 // overload is the burst at 2× the sustained rate and what followed it.
