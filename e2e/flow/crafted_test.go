@@ -139,7 +139,7 @@ func TestCraftedInputsNeverGive5xx(t *testing.T) {
 
 	// A client whose User-Agent holds bytes that are not UTF-8 can still
 	// sign up and log in (the header is stored with the session).
-	ua := "Mozilla/5.0 \xff\xfe\x00bad"
+	ua := "Mozilla/5.0 \xff\xfe bad"
 	name := "u" + uuid.NewString()[:8]
 	body := fmt.Sprintf(`{"username":%q,"email":%q,"password":%q}`, name, name+"@example.com", "correct horse battery "+name)
 	resp, err := send(http.MethodPost, "/auth/signup", "", []byte(body), ua)
