@@ -19,13 +19,12 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/chat-service/internal/app"
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/config"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
+	"github.com/parleychat/parley/chat-service/internal/socketio/linktest"
 	"github.com/parleychat/parley/chat-service/migrations"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/pgtest"
@@ -177,33 +176,10 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Errorf("relayed in order %v, want conversation then message", got)
 	}
 
-	// The Socket.IO link answers on the same port. (The client's start-up
-	// races are handled as in the socketio tests: check Connected() after
-	// registering, retry an attempt that times out.)
+	// The Socket.IO link answers on the same port.
 	linkTok, _ := gateway.Internal("gateway", token.AudienceChat, 30*time.Second)
-	linked := false
-	for attempt := 0; attempt < 5 && !linked; attempt++ {
-		opts := client.DefaultOptions()
-		opts.SetAuth(map[string]any{"token": linkTok})
-		opts.SetExtraHeaders(http.Header{"Authorization": {"Bearer " + linkTok}})
-		opts.SetTransports(types.NewSet(client.WebSocket))
-		opts.SetReconnection(false)
-		opts.SetForceNew(true)
-		opts.SetTimeout(2 * time.Second)
-		sock, err := client.Connect(base, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		connected := make(chan bool, 3)
-		_ = sock.On("connect", func(...any) { connected <- true })
-		_ = sock.On("connect_error", func(...any) { connected <- false })
-		if sock.Connected() {
-			connected <- true
-		}
-		select {
-		case linked = <-connected:
-		case <-time.After(10 * time.Second):
-		}
+	sock, linked := linktest.Dial(t, base, linkTok, linkTok)
+	if linked {
 		sock.Disconnect()
 	}
 	if !linked {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,11 +15,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	client "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
 	"github.com/parleychat/parley/chat-service/internal/socketio"
+	"github.com/parleychat/parley/chat-service/internal/socketio/linktest"
 	"github.com/parleychat/parley/chat-service/migrations"
 	"github.com/parleychat/parley/shared/pgtest"
 	"github.com/parleychat/parley/shared/problem"
@@ -86,68 +85,11 @@ func (f *fixture) tokenFor(t *testing.T, sub, aud string) string {
 	return tok
 }
 
-// dial opens a link with token tok, sent like the gateway does (bearer on
-// the upgrade and in the CONNECT auth), and reports whether the server
-// accepted it. The Go client (v3.0.6) has start-up races: its
-// manager subscribes to the engine's "open" after starting it (the attempt
-// then hangs until its timeout), and "connect" may fire before a handler
-// registered after Connect. So Connected() is checked after registering,
-// and an attempt that times out is retried; only a refusal by the server
-// counts as refused.
+// dial opens a link with token tok, sent like the gateway does, and
+// reports whether the server accepted it.
 func (f *fixture) dial(t *testing.T, tok string) (*client.Socket, bool) {
 	t.Helper()
-	return f.dialWith(t, tok, tok)
-}
-
-// dialWith is dial with different tokens on the upgrade and in the CONNECT
-// auth; the upgrade's must be valid, or the transport refuses before any
-// attempt can end with "unauthorized".
-func (f *fixture) dialWith(t *testing.T, bearer, auth string) (*client.Socket, bool) {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		sock, outcome := f.dialOnce(t, bearer, auth)
-		switch {
-		case outcome == "connected":
-			return sock, true
-		case strings.Contains(outcome, "unauthorized"):
-			return nil, false
-		case attempt == 5:
-			t.Fatalf("link did not connect after %d attempts: %s", attempt, outcome)
-		}
-	}
-}
-
-func (f *fixture) dialOnce(t *testing.T, bearer, auth string) (*client.Socket, string) {
-	t.Helper()
-	opts := client.DefaultOptions()
-	opts.SetAuth(map[string]any{"token": auth})
-	opts.SetExtraHeaders(http.Header{"Authorization": {"Bearer " + bearer}})
-	opts.SetTransports(types.NewSet(client.WebSocket))
-	opts.SetReconnection(false)
-	opts.SetForceNew(true)
-	opts.SetTimeout(2 * time.Second)
-	sock, err := client.Connect(f.url, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sock.Disconnect() })
-	result := make(chan string, 3)
-	_ = sock.On("connect", func(...any) { result <- "connected" })
-	_ = sock.On("connect_error", func(args ...any) { result <- fmt.Sprint(args...) })
-	// The connect may have happened before the handler was registered.
-	if sock.Connected() {
-		result <- "connected"
-	}
-	select {
-	case r := <-result:
-		if r != "connected" {
-			sock.Disconnect()
-		}
-		return sock, r
-	case <-time.After(10 * time.Second):
-		sock.Disconnect()
-		return nil, "no connect or connect_error within 10s"
-	}
+	return linktest.Dial(t, f.url, tok, tok)
 }
 
 // ack is a decoded command acknowledgement.
@@ -220,7 +162,7 @@ func TestHandshakeNeedsAnInternalTokenForChat(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("connect auth "+tc.name, func(t *testing.T) {
-			if _, ok := f.dialWith(t, valid, tc.tok); ok != tc.want {
+			if _, ok := linktest.Dial(t, f.url, valid, tc.tok); ok != tc.want {
 				t.Errorf("connected = %v, want %v", ok, tc.want)
 			}
 		})
