@@ -144,7 +144,11 @@ func printSummary(w io.Writer, spreadBase, hotBase *baselineResult, spread, hot,
 		if sc == nil || sc.best == nil || base == nil || base.rate() == 0 {
 			return "-"
 		}
-		return fmt.Sprintf("%.2f× (%.0f / %.0f)", sc.best.rate/base.rate(), sc.best.rate, base.rate())
+		atLeast := ""
+		if sc.ceiled {
+			atLeast = "≥ "
+		}
+		return fmt.Sprintf("%s%.2f× (%.0f / %.0f)", atLeast, sc.best.rate/base.rate(), sc.best.rate, base.rate())
 	}
 	fmt.Fprintf(w, "%-28s spread 1×1: %s; 2×2: %s; hot: %s\n", "ratio to baseline statement", ratio(spread, spreadBase), ratio(topo, spreadBase), ratio(hot, hotBase))
 	if spread != nil && spread.over != nil {

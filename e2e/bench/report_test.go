@@ -49,10 +49,10 @@ func printHeader(w io.Writer, sc *scenario) {
 	if !f.Known {
 		src = "assumed (chat-service's default could not be read)"
 	}
-	if c := f.ceiling(sc.senders); c > 0 {
+	if c := f.ceiling(sc.shaped); c > 0 {
 		fmt.Fprintf(w, "flood control %s: %.0f msg/s per user, burst %d, per chat-service instance, left on. %d senders stay under it up to %.0f msg/s offered;\n"+
 			"  the ramp stops there, and higher rates need more senders (BENCH_CONVERSATIONS / BENCH_HOT_SENDERS), never a relaxed limit.\n",
-			src, f.Rate, f.Burst, sc.senders, c)
+			src, f.Rate, f.Burst, sc.shaped, c)
 	}
 	fmt.Fprintf(w, "latency in ms from the moment each message was due (a late load client cannot hide queueing); ack = send → ack {ok};\n"+
 		"delivery = send → the receiver's message:new; lag = how late the load client emitted (p99; inside every latency already)\n")

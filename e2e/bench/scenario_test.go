@@ -19,7 +19,8 @@ type scenario struct {
 	stack   *harness.Stack
 	lc      *loadClient
 	comps   []component
-	senders int
+	senders int // senders open now (the overload burst may add some)
+	shaped  int // senders of the shape itself, before any were added
 	flood   floodControl
 	p       params
 	steps   []stepStats // in the order run
@@ -166,7 +167,7 @@ func newScenario(b *testing.B, name, shape string, s *harness.Stack, p params, s
 	lc := startLoadClient(b)
 	lc.connect(b, senders, receivers)
 	return &scenario{name: name, shape: shape, stack: s, lc: lc, comps: components(s, lc, p, stackDBs(s)),
-		senders: len(senders), flood: chatFloodControl(), p: p}
+		senders: len(senders), shaped: len(senders), flood: chatFloodControl(), p: p}
 }
 
 // measure runs segs in the load client, snapshotting CPU at each segment
