@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkMessagePath measures Parley's message path with the official
@@ -151,6 +152,16 @@ func printSummary(w io.Writer, spreadBase, hotBase *baselineResult, spread, hot,
 		return fmt.Sprintf("%s%.2f× (%.0f / %.0f)", atLeast, sc.best.rate/base.rate(), sc.best.rate, base.rate())
 	}
 	fmt.Fprintf(w, "%-28s spread 1×1: %s; 2×2: %s; hot: %s\n", "ratio to baseline statement", ratio(spread, spreadBase), ratio(topo, spreadBase), ratio(hot, hotBase))
+	if spread != nil && spread.best != nil && spreadBase != nil {
+		st := spread.best
+		var total time.Duration
+		for _, n := range parleyNames {
+			total += st.cpu.by[n]
+		}
+		perMsg := func(d time.Duration, n int) float64 { return float64(d) / float64(time.Millisecond) / float64(max(n, 1)) }
+		fmt.Fprintf(w, "%-28s Parley %.2f ms in all at %.0f msg/s (postgres %.2f); baseline statement: postgres %.2f ms\n", "CPU per message (spread)",
+			perMsg(total, st.ok), st.rate, perMsg(st.cpu.by["postgres"], st.ok), perMsg(spreadBase.cpu.by["postgres"], spreadBase.sent))
+	}
 	if spread != nil && spread.over != nil {
 		o := spread.over
 		fmt.Fprintf(w, "%-28s %.0f msg/s: %d accepted (ack p99 %s ms), refused %s, %d sockets lost, recovery %s\n", "overload burst (1×1)",
