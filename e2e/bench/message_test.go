@@ -158,7 +158,9 @@ func printSummary(w io.Writer, spreadBase, hotBase *baselineResult, spread, hot,
 		for _, n := range parleyNames {
 			total += st.cpu.by[n]
 		}
-		perMsg := func(d time.Duration, n int) float64 { return float64(d) / float64(time.Millisecond) / float64(max(n, 1)) }
+		perMsg := func(d time.Duration, n int) float64 {
+			return float64(d) / float64(time.Millisecond) / float64(max(n, 1))
+		}
 		fmt.Fprintf(w, "%-28s Parley %.2f ms in all at %.0f msg/s (postgres %.2f); baseline statement: postgres %.2f ms\n", "CPU per message (spread)",
 			perMsg(total, st.ok), st.rate, perMsg(st.cpu.by["postgres"], st.ok), perMsg(spreadBase.cpu.by["postgres"], spreadBase.sent))
 	}
