@@ -145,13 +145,17 @@ func printScenario(w io.Writer, sc *scenario) {
 		if sc.added > 0 {
 			fmt.Fprintf(w, "\nfor the overload burst, %d conversations were added (%d senders in all) so that it stays under flood control\n", sc.added, sc.senders)
 		}
-		printOverload(w, sc.over)
+		printOverload(w, sc.over, sc.best != nil)
 	}
 }
 
-func printOverload(w io.Writer, o *overload) {
-	fmt.Fprintf(w, "\noverload: calm %.0f msg/s for %s, burst %.0f msg/s (2× the sustained rate) for %s, calm again for %s\n",
-		o.calm.rate, o.calm.dur, o.burst.rate, o.burst.dur, o.after.dur)
+func printOverload(w io.Writer, o *overload, sustained bool) {
+	base := "2× the highest sustained rate"
+	if !sustained {
+		base = "2× the first ramp step, as no step was sustained"
+	}
+	fmt.Fprintf(w, "\noverload: calm %.0f msg/s for %s, burst %.0f msg/s (%s) for %s, calm again for %s\n",
+		o.calm.rate, o.calm.dur, o.burst.rate, base, o.burst.dur, o.after.dur)
 	printSteps(w, []stepStats{o.calm, o.burst, o.after})
 	printCPU(w, []stepStats{o.calm, o.burst, o.after})
 	b := o.burst
