@@ -264,6 +264,8 @@ func TestMessagePagingAndSearch(t *testing.T) {
 		{"before start", 3, 0, 3, 1, 2, false},
 		{"after", 0, 2, 3, 3, 3, true},
 		{"after end", 0, 5, 3, 6, 2, false},
+		{"between", 6, 2, 3, 3, 3, false},
+		{"between, paged", 7, 1, 3, 2, 3, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,7 +23,8 @@ type SearchPage struct {
 }
 
 // Messages lists a conversation's messages: the newest page when neither
-// bound is given, those before seq `before`, or those after seq `after`.
+// bound is given, those before seq `before`, those after seq `after`, or,
+// with both, the oldest page of those strictly between them.
 func (s *Service) Messages(ctx context.Context, userID, convID string, before, after int64, limit int) (MessagePage, error) {
 	cid, ok := input.ParseID(convID)
 	if !ok {
@@ -36,9 +37,6 @@ func (s *Service) Messages(ctx context.Context, userID, convID string, before, a
 	}
 	if after < 0 {
 		f.add("after", "must not be negative")
-	}
-	if before > 0 && after > 0 {
-		f.add("before", "give before or after, not both")
 	}
 	if err := f.err(); err != nil {
 		return MessagePage{}, err

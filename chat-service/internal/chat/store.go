@@ -101,7 +101,7 @@ type Tx interface {
 // MessageQuery selects a page of messages by seq.
 type MessageQuery struct {
 	Before int64 // only seq < Before when > 0
-	After  int64 // only seq > After when > 0 (and Before == 0)
+	After  int64 // only seq > After when > 0 (then paged from the oldest)
 	Limit  int
 }
 

@@ -84,8 +84,13 @@ func (q queries) Messages(ctx context.Context, convID string, mq chat.MessageQue
 	var err error
 	switch {
 	case mq.After > 0:
+		before := mq.Before
+		if before <= 0 {
+			before = 1<<63 - 1
+		}
 		rows, err = q.db.Query(ctx, `SELECT `+messageCols+` FROM messages x
-			WHERE x.conversation_id = $1 AND x.seq > $2 ORDER BY x.seq LIMIT $3`, convID, mq.After, mq.Limit)
+			WHERE x.conversation_id = $1 AND x.seq > $2 AND x.seq < $4 ORDER BY x.seq LIMIT $3`,
+			convID, mq.After, mq.Limit, before)
 	default:
 		before := mq.Before
 		if before <= 0 {
