@@ -95,9 +95,10 @@ type ReadReceipt struct {
 	EventSeq       int64  `json:"eventSeq"`
 }
 
-// Event is one entry of a conversation's change log, as stored and as
-// returned by Sync. Type is the chat.* event type; Payload is exactly what
-// clients received live.
+// Event is one entry of a conversation's change log. Type is the chat.*
+// event type; Payload is exactly what clients received live, which Sync
+// never returns as is for messages and conversations: it renders their
+// current state instead (see render).
 type Event struct {
 	ConversationID string
 	EventSeq       int64
