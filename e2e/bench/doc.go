@@ -14,6 +14,9 @@
 //   - BenchmarkGatewayPaths: GET /api/v1/users/me direct to user-service,
 //     through nginx and through the gateway (wrk closed loop, hey at a
 //     fixed rate), with proxy CPU per request.
+//   - BenchmarkIdleSockets: the gateway's resident memory per authenticated
+//     idle socket (2,000 by default), beside a plain Node socket.io 4.8
+//     server (js/plain-server.mjs) holding the same sockets.
 //
 // Shapes, rates and durations are BENCH_* environment variables (see
 // params and BenchmarkGatewayPaths). Run from e2e with the infrastructure's

@@ -95,6 +95,7 @@ type runResult struct {
 	Lost         []lostSocket `json:"lost"`
 	Senders      int          `json:"senders"`
 	Receivers    int          `json:"receivers"`
+	Sockets      int          `json:"sockets"`
 	Ms           int          `json:"ms"`
 }
 
@@ -167,6 +168,24 @@ func (lc *loadClient) connect(b *testing.B, senders, receivers []endpoint) int {
 		b.Fatalf("load client: connect answered %+v", r)
 	}
 	return r.Senders
+}
+
+// hold opens idle sockets and returns how many are connected.
+func (lc *loadClient) hold(b *testing.B, sockets []endpoint) int {
+	b.Helper()
+	r := lc.call(b, map[string]any{"cmd": "hold", "sockets": sockets})
+	if r.Event != "held" {
+		b.Fatalf("load client: hold answered %q", r.Event)
+	}
+	return r.Sockets
+}
+
+// release closes every idle socket.
+func (lc *loadClient) release(b *testing.B) {
+	b.Helper()
+	if r := lc.call(b, map[string]any{"cmd": "release"}); r.Event != "released" {
+		b.Fatalf("load client: release answered %q", r.Event)
+	}
 }
 
 // run sends the segments' schedule and returns what was recorded.

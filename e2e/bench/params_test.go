@@ -126,23 +126,31 @@ type floodControl struct {
 	Known bool // false: the defaults could not be read; 10/s, 20 assumed
 }
 
-var (
-	rateTag  = regexp.MustCompile(`env:"MESSAGE_RATE" envDefault:"([0-9.]+)"`)
-	burstTag = regexp.MustCompile(`env:"MESSAGE_BURST" envDefault:"([0-9]+)"`)
-)
+// configDefault reads the envDefault of variable name from a service's
+// configuration source (path from the repository root), so that the
+// benchmark follows the defaults the stack really runs with.
+func configDefault(path, name string) (string, bool) {
+	src, err := os.ReadFile(harness.RepoRoot() + "/" + path)
+	if err != nil {
+		return "", false
+	}
+	m := regexp.MustCompile(`env:"` + regexp.QuoteMeta(name) + `" envDefault:"([^"]*)"`).FindSubmatch(src)
+	if m == nil {
+		return "", false
+	}
+	return string(m[1]), true
+}
 
 func chatFloodControl() floodControl {
 	fc := floodControl{Rate: 10, Burst: 20}
-	src, err := os.ReadFile(harness.RepoRoot() + "/chat-service/internal/config/config.go")
-	if err != nil {
+	const src = "chat-service/internal/config/config.go"
+	r, ok1 := configDefault(src, "MESSAGE_RATE")
+	bu, ok2 := configDefault(src, "MESSAGE_BURST")
+	if !ok1 || !ok2 {
 		return fc
 	}
-	r, bu := rateTag.FindSubmatch(src), burstTag.FindSubmatch(src)
-	if r == nil || bu == nil {
-		return fc
-	}
-	rate, err1 := strconv.ParseFloat(string(r[1]), 64)
-	burst, err2 := strconv.Atoi(string(bu[1]))
+	rate, err1 := strconv.ParseFloat(r, 64)
+	burst, err2 := strconv.Atoi(bu)
 	if err1 != nil || err2 != nil {
 		return fc
 	}

@@ -11,6 +11,8 @@
 // receivers got it (dlv[slot][i]).
 //   {"cmd":"run","name","segments":[{"rate","ms"}],"ackTimeoutMs","drainMs",
 //    "guard"?:{"outstandingSec","failRatio"}}             → {"event":"result",...}
+//   {"cmd":"hold","sockets":[{"url","cookie"}]}          → {"event":"held",...}
+//   {"cmd":"release"}                                    → {"event":"released"}
 //   {"cmd":"quit"}                                       → exits 0
 //
 // A run sends at a fixed offered rate per segment, round robin over the
@@ -48,6 +50,25 @@ function connected(sock) {
     sock.once("connect", resolve);
     sock.once("connect_error", (err) => reject(new Error(`connect_error: ${err.message}`)));
   });
+}
+
+// held are idle sockets, opened only to be counted in a server's memory.
+let held = [];
+
+async function hold(cmd) {
+  const t0 = performance.now();
+  const opened = cmd.sockets.map((s) => open(s.url, s.cookie, cmd.origin));
+  held = held.concat(opened);
+  for (let i = 0; i < opened.length; i += 100) {
+    await Promise.all(opened.slice(i, i + 100).map(connected));
+  }
+  out({ event: "held", sockets: held.filter((s) => s.connected).length, ms: Math.round(performance.now() - t0) });
+}
+
+function release() {
+  for (const s of held) s.disconnect();
+  held = [];
+  out({ event: "released" });
 }
 
 // current holds the delivery bookkeeping of the run in progress.
@@ -286,6 +307,12 @@ rl.on("line", (line) => {
           break;
         case "run":
           await run(cmd);
+          break;
+        case "hold":
+          await hold(cmd);
+          break;
+        case "release":
+          release();
           break;
         case "quit":
           for (const s of [...senders, ...receivers]) s.sock.disconnect();
