@@ -117,6 +117,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnauthenticated means the caller is not a signed-in user.
 	ErrUnauthenticated = errors.New("a signed-in user is required")
+	// ErrWrongPassword: a password change whose current password is
+	// wrong. The caller is signed in, so this is a refusal (403), not a
+	// missing credential (401, which clients read as "refresh the session").
+	ErrWrongPassword = errors.New("the current password is incorrect")
 	// ErrUsernameTaken and ErrEmailTaken are returned by Tx.CreateUser.
 	ErrUsernameTaken = errors.New("username taken")
 	ErrEmailTaken    = errors.New("email taken")

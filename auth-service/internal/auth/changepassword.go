@@ -71,7 +71,7 @@ func (s *Service) ChangePassword(ctx context.Context, caller Caller, in ChangePa
 		if err := s.limiter.Record(ctx, now, keys...); err != nil {
 			return Grant{}, err
 		}
-		return Grant{}, &InvalidError{Fields: []FieldError{{"currentPassword", "is incorrect"}}}
+		return Grant{}, ErrWrongPassword
 	}
 	hash, err := s.hasher.Hash(ctx, in.NewPassword)
 	if err != nil {

@@ -19,6 +19,8 @@ var (
 		"the refresh token is invalid or expired; sign in again")
 	errRefreshReused = problem.New(http.StatusUnauthorized, "refresh_token_reused",
 		"the refresh token was already used; the session has been ended, sign in again")
+	errWrongPassword = problem.New(http.StatusForbidden, "wrong_password",
+		"the current password is incorrect").WithFields(problem.FieldError{Field: "currentPassword", Message: "is incorrect"})
 	errTooManyAttempts = problem.New(http.StatusTooManyRequests, "too_many_attempts",
 		"too many failed attempts; retry later")
 	errTooManySignups = problem.New(http.StatusTooManyRequests, "too_many_signups",
@@ -48,6 +50,8 @@ func writeError(c *gin.Context, err error) {
 		p.RetryAfter = max(1, int(math.Ceil(throttled.RetryAfter.Seconds())))
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p = errInvalidCredentials
+	case errors.Is(err, auth.ErrWrongPassword):
+		p = errWrongPassword
 	case errors.Is(err, auth.ErrInvalidRefreshToken):
 		p = errInvalidRefresh
 	case errors.Is(err, auth.ErrRefreshTokenReused):
