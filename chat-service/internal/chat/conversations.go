@@ -97,8 +97,13 @@ func (s *Service) requireKnown(ctx context.Context, field string, ids []string) 
 				f.add(fmt.Sprintf("%s[%d]", field, i), "no such user")
 			}
 		}
-		if len(f) == 0 || !time.Now().Before(deadline) {
-			return f.err()
+		if len(f) == 0 {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			// A well-formed id of no user is a missing resource, as it is
+			// in a path: 404, with the fields naming which ids.
+			return &Error{Kind: KindNotFound, Code: "user_not_found", Detail: "no user has this id", Fields: f}
 		}
 		select {
 		case <-ctx.Done():

@@ -49,7 +49,6 @@ func TestCreateConversationValidation(t *testing.T) {
 	}{
 		{"direct with self", chat.NewConversation{Kind: chat.KindDirect, Members: []string{a}}, "members"},
 		{"direct with two", chat.NewConversation{Kind: chat.KindDirect, Members: []string{b, e.user(t, "c")}}, "members"},
-		{"unknown user", chat.NewConversation{Kind: chat.KindDirect, Members: []string{"0190b6c4-0000-7000-8000-000000000001"}}, "members[0]"},
 		{"malformed user", chat.NewConversation{Kind: chat.KindGroup, Title: "t", Members: []string{"x"}}, "members[0]"},
 		{"group without title", chat.NewConversation{Kind: chat.KindGroup, Members: []string{b}}, "title"},
 		{"group title 101", chat.NewConversation{Kind: chat.KindGroup, Title: strings.Repeat("t", 101), Members: []string{b}}, "title"},
@@ -67,6 +66,15 @@ func TestCreateConversationValidation(t *testing.T) {
 				t.Errorf("fields = %+v, want %q first", de.Fields, tc.wantField)
 			}
 		})
+	}
+
+	// A well-formed id of no user is a missing resource (404), naming the field.
+	unknown := chat.NewConversation{Kind: chat.KindDirect, Members: []string{"0190b6c4-0000-7000-8000-000000000001"}}
+	_, _, err := e.svc.CreateConversation(context.Background(), a, unknown)
+	var de *chat.Error
+	if !errors.As(err, &de) || de.Kind != chat.KindNotFound || de.Code != "user_not_found" ||
+		len(de.Fields) != 1 || de.Fields[0].Field != "members[0]" {
+		t.Errorf("unknown user: err = %v (%+v), want user_not_found naming members[0]", err, de)
 	}
 }
 
