@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,8 +43,15 @@ var parleyNames = []string{"gateway", "chat", "auth+users", "postgres", "rabbitm
 
 func printHeader(w io.Writer, sc *scenario) {
 	fmt.Fprintf(w, "\n== %s: %s ==\n", sc.name, sc.shape)
-	fmt.Fprintf(w, "every service in its default configuration (log level info%s); %d CPUs, shared with the load client and this driver\n",
-		map[bool]string{true: ", logs shipped to Elasticsearch as `make up` does", false: ", logs not shipped (BENCH_SHIP_LOGS=0)"}[sc.p.ShipLogs], runtime.NumCPU())
+	busy := ""
+	if f := strings.Fields(sc.load); len(f) > 0 {
+		if l, err := strconv.ParseFloat(f[0], 64); err == nil && l > float64(runtime.NumCPU()) {
+			busy = " (above the CPU count: other work shares the cores, the figures are noise)"
+		}
+	}
+	fmt.Fprintf(w, "every service in its default configuration (log level info%s); %d CPUs, shared with the load client and this driver;\n"+
+		"load average when the scenario started: %s%s\n",
+		map[bool]string{true: ", logs shipped to Elasticsearch as `make up` does", false: ", logs not shipped (BENCH_SHIP_LOGS=0)"}[sc.p.ShipLogs], runtime.NumCPU(), sc.load, busy)
 	f := sc.flood
 	src := "chat-service's default"
 	if !f.Known {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ type scenario struct {
 	over    *overload
 	// more adds n conversations of the scenario's shape (nil: it cannot grow).
 	more    func(b *testing.B, n int) (senders, receivers []endpoint)
+	load    string   // /proc/loadavg when the scenario started
 	added   int      // senders added for the overload burst
 	skipped []string // steps not run, and why
 }
@@ -40,6 +42,20 @@ type overload struct {
 	calm, burst, after stepStats
 	recovered          time.Duration
 	recoveredOK        bool
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages: a busy
+// machine (other work on the same cores) makes every figure noise.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // startStack starts a stack with the default configuration of every
@@ -167,7 +183,7 @@ func newScenario(b *testing.B, name, shape string, s *harness.Stack, p params, s
 	lc := startLoadClient(b)
 	lc.connect(b, senders, receivers)
 	return &scenario{name: name, shape: shape, stack: s, lc: lc, comps: components(s, lc, p, stackDBs(s)),
-		senders: len(senders), shaped: len(senders), flood: chatFloodControl(), p: p}
+		senders: len(senders), shaped: len(senders), flood: chatFloodControl(), p: p, load: loadAverage()}
 }
 
 // measure runs segs in the load client, snapshotting CPU at each segment
