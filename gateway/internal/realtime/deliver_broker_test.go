@@ -10,6 +10,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
+	client "github.com/zishang520/socket.io/clients/socket/v3"
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
@@ -115,8 +116,25 @@ func (b *brokerRig) connect(t *testing.T) *socketLog {
 		l.syncs = append(l.syncs, reason)
 		l.mu.Unlock()
 	})
-	waitFor(t, "registration", func() bool { return b.srv.registry.has("user-a") })
+	waitRegistered(t, b.rig, "user-a", sock)
 	return l
+}
+
+// waitRegistered waits until the server has registered this very socket
+// (same id on both ends). Checking only for some socket of the user is not
+// enough: another one may be closing (an earlier test's), or be the
+// server's end of an attempt the client gave up on (dial retries), and an
+// emit then reaches that one while this socket has not joined its room.
+func waitRegistered(t *testing.T, r *rig, userID string, sock *client.Socket) {
+	t.Helper()
+	waitFor(t, "registration of socket "+string(sock.Id()), func() bool {
+		for _, e := range r.srv.registry.sockets(userID) {
+			if string(e.sock.Id()) == string(sock.Id()) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestDeliveriesSurviveAClosedBrokerConnection closes the gateway's AMQP

@@ -145,8 +145,8 @@ func TestDeliverReachesRecipientsOnce(t *testing.T) {
 		cols[n] = &collector{}
 		sock.On("message:new", cols[n].on("message:new"))
 		sock.On("presence", cols[n].on("presence"))
+		waitRegistered(t, r, users[n], sock)
 	}
-	waitFor(t, "four sockets registered", func() bool { return len(r.srv.registry.userIDs()) == 3 })
 
 	msg := delivery(t, events.TypeMessageCreated, []string{"user-a", "user-b", "user-offline"}, `{"id":"m1","seq":1,"eventSeq":1,"body":"hi"}`)
 	for range 3 { // the queue redelivers: each socket must still get one copy
@@ -306,7 +306,12 @@ func TestCommandTokenIsFreshPerCommand(t *testing.T) {
 	for range 2 {
 		done := make(chan struct{})
 		_ = sock.Emit("conversation:read", map[string]any{"conversationId": "c1", "seq": 1}, func([]any, error) { close(done) })
-		<-done
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			println("DEBUG HANG client sock", string(sock.Id()), sock.Connected())
+			t.FailNow()
+		}
 	}
 	s := r.link.sentEvents()
 	if len(s) != 2 || s[0].payload["token"] == s[1].payload["token"] {
@@ -345,16 +350,7 @@ func TestDeliverGoldenExamples(t *testing.T) {
 			defer sock.Disconnect()
 			got := &collector{}
 			sock.On(types.EventName(name), got.on(name))
-			// This socket's own registration: a previous subtest's socket of
-			// the same user may still be registered while it closes.
-			waitFor(t, "registration", func() bool {
-				for _, e := range r.srv.registry.sockets(d.Recipients[0]) {
-					if e.id.SessionID == "s-"+ex.RoutingKey {
-						return true
-					}
-				}
-				return false
-			})
+			waitRegistered(t, r, d.Recipients[0], sock)
 			if err := r.srv.Deliver(context.Background(), env); err != nil {
 				t.Fatalf("Deliver: %v", err)
 			}
