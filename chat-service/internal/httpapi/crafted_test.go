@@ -59,7 +59,11 @@ func TestCraftedInputNeverGives5xx(t *testing.T) {
 		{"invalid UTF-8 in body", "POST", base + conv + "/messages", []byte("{\"clientMsgId\":\"u\",\"body\":\"a\xffb\"}"), 400},
 		{"NUL in title", "PATCH", base + conv, []byte(`{"title":"\u0000"}`), 400},
 		{"NUL in member id", "POST", base + conv + "/members", []byte(`{"userIds":["\u0000"]}`), 400},
-		{"float read seq", "POST", base + conv + "/read", []byte(`{"seq":2284.0}`), 400},
+		// JSON Schema's integers include 2284.0: the public document's
+		// "integer" must mean what validators and generators take it to.
+		{"integral float read seq", "POST", base + conv + "/read", []byte(`{"seq":2284.0}`), 200},
+		{"fractional read seq", "POST", base + conv + "/read", []byte(`{"seq":2284.5}`), 400},
+		{"quoted read seq", "POST", base + conv + "/read", []byte(`{"seq":"5"}`), 400},
 		{"huge read seq", "POST", base + conv + "/read", []byte(`{"seq":1e30}`), 400},
 		{"negative read seq", "POST", base + conv + "/read", []byte(`{"seq":-1}`), 400},
 		{"max read seq is clamped", "POST", base + conv + "/read", []byte(`{"seq":9223372036854775807}`), 200},

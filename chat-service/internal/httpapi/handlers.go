@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -208,7 +209,7 @@ func (h *handlers) react(add bool) gin.HandlerFunc {
 }
 
 type readRequest struct {
-	Seq *int64 `json:"seq"`
+	Seq json.RawMessage `json:"seq"`
 }
 
 func (h *handlers) markRead(c *gin.Context) {
@@ -216,11 +217,16 @@ func (h *handlers) markRead(c *gin.Context) {
 	if !decode(c, &req) {
 		return
 	}
-	if req.Seq == nil {
+	if len(req.Seq) == 0 || string(req.Seq) == "null" {
 		problem.Write(c, problem.Validation(problem.FieldError{Field: "seq", Message: "is required"}))
 		return
 	}
-	r, err := h.svc.MarkRead(c.Request.Context(), userID(c), c.Param("id"), *req.Seq)
+	seq, ok := wholeNumber(req.Seq)
+	if !ok {
+		problem.Write(c, problem.Validation(problem.FieldError{Field: "seq", Message: "must be an integer"}))
+		return
+	}
+	r, err := h.svc.MarkRead(c.Request.Context(), userID(c), c.Param("id"), seq)
 	if err != nil {
 		fail(c, err)
 		return
