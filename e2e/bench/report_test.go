@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleychat/parley/e2e/harness"
 )
 
 func ms(v float64) string {
@@ -155,6 +157,9 @@ func printScenario(w io.Writer, sc *scenario) {
 		}
 		printOverload(w, sc.over, sc.best != nil)
 	}
+	for _, p := range append(append([]*harness.Process{}, sc.stack.Gateways...), sc.stack.Chats...) {
+		printWarnings(w, p.Name, p.Output())
+	}
 }
 
 func printOverload(w io.Writer, o *overload, sustained bool) {
@@ -207,4 +212,25 @@ func printBaseline(w io.Writer, r baselineResult) {
 	}
 	fmt.Fprintf(w, "%-24s %5d %6d %8d %9.0f %8s %8s %10.3f %10.2f %6d  %s\n", r.name, r.conns, r.convs, r.sent, r.rate(),
 		ms(pct(r.lat, .5)), ms(pct(r.lat, .99)), pgMs, float64(r.cpu.by["postgres"])/float64(r.cpu.wall), r.errs, check)
+}
+
+// printWarnings shows what a service logged at warn level or above in the
+// tail of its output (per-command failures left out: the tables count
+// them), so that a link going down or a refusal storm is at hand.
+func printWarnings(w io.Writer, name, output string) {
+	var keep []string
+	skipped := 0
+	for _, l := range strings.Split(output, "\n") {
+		switch {
+		case !strings.HasPrefix(l, "{"), // empty, or cut by the tail
+			!strings.Contains(l, `"log.level":"warn"`) && !strings.Contains(l, `"log.level":"error"`):
+		case strings.Contains(l, `"event.dataset":"socketio.command"`):
+			skipped++
+		default:
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) > 0 || skipped > 0 {
+		fmt.Fprintf(w, "\n%s: last warnings and errors in its output tail (%d failed-command lines left out):\n%s\n", name, skipped, strings.Join(keep, "\n"))
+	}
 }
