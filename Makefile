@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 MODULES := shared gateway auth-service user-service chat-service e2e
 INFRA := scripts/infra
 
-.PHONY: up down infra test test-unit test-fault test-fuzz fuzz bench build vet fmt
+.PHONY: up down infra test test-unit test-fault test-fuzz fuzz bench bench-messages bench-gateway build vet fmt
 
 ## up: start PostgreSQL, RabbitMQ, Elasticsearch, build and run all four services (Ctrl-C stops them)
 up: infra
@@ -53,11 +53,20 @@ test-fault:
 	@set -a; source .local/env; set +a; \
 	cd e2e && go test -race -count=1 -p 1 -tags fault -timeout 30m -run 'Fault' -v ./fault/... 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go|.*figures)' ; exit $${PIPESTATUS[0]}
 
-## bench: benchmarks that print figures (login, token cost, store throughput, end-to-end latency)
+## bench: module micro-benchmarks, then the message path (Node socket.io-client load, baseline statement), gateway paths and idle sockets; default configuration, figures printed
 bench: infra
 	@set -a; source .local/env; set +a; \
 	for m in shared auth-service chat-service gateway; do (cd $$m && go test -run '^$$' -bench . -benchtime 2s ./...) || exit 1; done; \
-	cd e2e && go test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/
+	(cd e2e/bench/js && npm ci --no-audit --no-fund --silent) || exit 1; \
+	cd e2e && go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+
+## bench-messages: only the message path (shape: BENCH_* variables, see e2e/bench/params_test.go)
+bench-messages: infra
+	@set -a; source .local/env; set +a; (cd e2e/bench/js && npm ci --no-audit --no-fund --silent) && cd e2e && go test -run '^$$' -bench 'MessagePath' -benchtime 1x -timeout 45m ./bench/
+
+## bench-gateway: only the gateway paths (direct, nginx, gateway) and idle socket memory
+bench-gateway: infra
+	@set -a; source .local/env; set +a; (cd e2e/bench/js && npm ci --no-audit --no-fund --silent) && cd e2e && go test -run '^$$' -bench 'GatewayPaths|IdleSockets' -benchtime 1x -timeout 30m ./bench/
 
 vet:
 	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
