@@ -43,6 +43,7 @@ func TestCraftedInputNeverAnswers5xx(t *testing.T) {
 		{"limit beyond int64", "GET", "/api/v1/users?query=al&limit=99999999999999999999", "", 400, "limit"},
 		{"NUL in a display name", "PATCH", "/api/v1/users/me", `{"displayName":"al\u0000ice"}`, 400, "displayName"},
 		{"invalid UTF-8 in a bio", "PATCH", "/api/v1/users/me", "{\"bio\":\"\xff\xfe\"}", 400, ""},
+		{"body of JSON null", "PATCH", "/api/v1/users/me", `null`, 400, "body"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,9 +74,15 @@ func (h *handlers) me(c *gin.Context) {
 
 func (h *handlers) updateMe(c *gin.Context) {
 	ctx := c.Request.Context()
-	var body updateJSON
+	// Decoded through a pointer so a body of JSON null (which would leave
+	// a struct untouched, an update of nothing) is told from {}.
+	var body *updateJSON
 	if err := jsonbody.Decode(c.Writer, c.Request, &body, maxBody); err != nil {
 		writeError(c, err)
+		return
+	}
+	if body == nil {
+		writeError(c, problem.Validation(problem.FieldError{Field: "body", Message: "must be a JSON object"}))
 		return
 	}
 	p, err := h.svc.UpdateMe(ctx, token.UserID(ctx), users.Update{
