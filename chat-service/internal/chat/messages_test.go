@@ -189,7 +189,6 @@ func TestSendValidation(t *testing.T) {
 		{"65-char clientMsgId", chat.NewMessage{ClientMsgID: strings.Repeat("k", 65), Body: "hi"}, "clientMsgId"},
 		{"64-char clientMsgId", chat.NewMessage{ClientMsgID: strings.Repeat("k", 64), Body: "hi"}, ""},
 		{"bad replyToId", chat.NewMessage{ClientMsgID: "v6", Body: "hi", ReplyToID: "nope"}, "replyToId"},
-		{"replyToId elsewhere", chat.NewMessage{ClientMsgID: "v7", Body: "hi", ReplyToID: "0190b6c4-0000-7000-8000-000000000000"}, "replyToId"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,6 +208,14 @@ func TestSendValidation(t *testing.T) {
 				t.Errorf("fields = %+v, want %q first", de.Fields, tc.wantField)
 			}
 		})
+	}
+	// A well-formed replyToId of no message here is a missing resource.
+	elsewhere := chat.NewMessage{ConversationID: conv.ID, ClientMsgID: "v7", Body: "hi", ReplyToID: "0190b6c4-0000-7000-8000-000000000000"}
+	_, _, err := e.svc.Send(context.Background(), a, elsewhere)
+	var de *chat.Error
+	if !errors.As(err, &de) || de.Kind != chat.KindNotFound || de.Code != "message_not_found" ||
+		len(de.Fields) != 1 || de.Fields[0].Field != "replyToId" {
+		t.Errorf("replyToId elsewhere: err = %v (%+v), want message_not_found naming replyToId", err, de)
 	}
 	// Refused sends took no seq: the accepted ones are 1..3.
 	page, err := e.svc.Messages(context.Background(), a, conv.ID, 0, 0, 0)
