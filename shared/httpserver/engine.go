@@ -4,9 +4,11 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/problem"
 )
 
@@ -26,6 +28,8 @@ type EngineOptions struct {
 	Guard gin.HandlerFunc
 	// Health, if set, serves the public /healthz and /readyz.
 	Health *Health
+	// Metrics, if set, records RED metrics per route (metrics.HTTP).
+	Metrics prometheus.Registerer
 }
 
 // NewEngine returns a Gin engine set up the one way Parley serves HTTP:
@@ -38,6 +42,9 @@ func NewEngine(o EngineOptions) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.Use(logging.Middleware(o.Logger, logging.MiddlewareOptions{Quiet: []string{"/healthz", "/readyz"}}))
+	if o.Metrics != nil {
+		r.Use(metrics.HTTP(o.Metrics))
+	}
 	var noRoute, noMethod []gin.HandlerFunc
 	if o.Guard != nil {
 		noRoute, noMethod = []gin.HandlerFunc{o.Guard}, []gin.HandlerFunc{o.Guard}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -243,4 +244,19 @@ func quantile(q float64, bs []bucket) float64 {
 		lower, below = b.le, b.count
 	}
 	return lower
+}
+
+// Report starts a Reporter for reg when cfg.ElasticsearchURL is set (no
+// Elasticsearch: nothing to do) and tracks it in wg; it flushes and stops
+// when ctx ends.
+func Report(ctx context.Context, wg *sync.WaitGroup, cfg ReporterConfig, reg prometheus.Gatherer) error {
+	if cfg.ElasticsearchURL == "" {
+		return nil
+	}
+	rep, err := NewReporter(cfg, reg)
+	if err != nil {
+		return err
+	}
+	wg.Go(func() { rep.Run(ctx, 3*time.Second) })
+	return nil
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -123,7 +124,13 @@ func TestServiceEndToEnd(t *testing.T) {
 	if resp, err := http.Get("http://" + opsAddr + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("ops /metrics = %v, %v; want 200", resp, err)
 	} else {
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		for _, series := range []string{"parley_outbox_backlog_events", "parley_pg_pool_max_connections", "parley_http_requests_total"} {
+			if !strings.Contains(string(b), series) {
+				t.Errorf("ops /metrics has no %s series", series)
+			}
+		}
 	}
 
 	now := time.Now().Truncate(time.Second)

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
@@ -24,12 +25,14 @@ type Deps struct {
 	Verifier *token.Verifier // internal tokens: iss parley-gateway, aud auth-service
 	Logger   zerolog.Logger
 	Health   *httpserver.Health
+	// Metrics, if set, receives RED metrics per route.
+	Metrics prometheus.Registerer
 }
 
 // NewRouter returns the service's HTTP handler.
 func NewRouter(d Deps) http.Handler {
 	requireInternal := token.RequireInternal(d.Verifier)
-	r := httpserver.NewEngine(httpserver.EngineOptions{Logger: d.Logger, Guard: requireInternal, Health: d.Health})
+	r := httpserver.NewEngine(httpserver.EngineOptions{Logger: d.Logger, Guard: requireInternal, Health: d.Health, Metrics: d.Metrics})
 
 	h := &handlers{svc: d.Service}
 	api := r.Group("/api/v1", requireInternal)

@@ -14,6 +14,7 @@ import (
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/outbox"
 	"github.com/parleychat/parley/shared/pgdb"
 	"github.com/parleychat/parley/shared/rabbit"
@@ -89,10 +90,18 @@ func Run(ctx context.Context, cfg config.Config, version string, ready func(net.
 		Service: users.ServiceName, Version: version, Shipper: logs.Shipper,
 		Checks: map[string]httpserver.Check{"postgres": pool.Ping, "rabbitmq": conn.Check},
 	}
-	router := httpapi.NewRouter(httpapi.Deps{Service: svc, Verifier: verifier, Logger: log, Health: health})
+	reg := httpserver.NewRegistry()
+	metrics.RegisterPool(reg, pool)
+	metrics.RegisterOutbox(reg, pool)
+	metrics.RegisterShipper(reg, logs.Shipper)
+	metrics.RegisterConsumer(reg, consumer)
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, Service: users.ServiceName, Version: version, Instance: cfg.OpsAddr}, reg); err != nil {
+		return err
+	}
+	router := httpapi.NewRouter(httpapi.Deps{Service: svc, Verifier: verifier, Logger: log, Health: health, Metrics: reg})
 	log.Info().Str("addr", cfg.HTTPAddr).Str("ops.addr", cfg.OpsAddr).Str("queue", consumer.Queue()).
 		Strs("internal.kids", keys.KeyIDs()).Msg("user-service starting")
-	err = httpserver.RunWithOps(ctx, cfg.HTTPAddr, router, cfg.OpsAddr, health.OpsHandler(httpserver.NewRegistry()),
+	err = httpserver.RunWithOps(ctx, cfg.HTTPAddr, router, cfg.OpsAddr, health.OpsHandler(reg),
 		cfg.ShutdownTimeout, func(public, _ net.Addr) {
 			if ready != nil {
 				ready(public)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,10 +121,16 @@ func TestServiceRunsFromTheEnvironment(t *testing.T) {
 	if code, body := get(t, "http://"+opsAddr+"/readyz", ""); code != 200 || body["checks"] == nil {
 		t.Errorf("ops /readyz = %d %v, want ready with every check", code, body)
 	}
-	if resp, err := http.Get("http://" + opsAddr + "/metrics"); err != nil || resp.StatusCode != 200 {
+	if resp, err := http.Get("http://" + opsAddr + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("ops /metrics = %v, %v; want 200", resp, err)
 	} else {
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		for _, series := range []string{"parley_outbox_backlog_events", "parley_pg_pool_max_connections", "parley_http_requests_total", "parley_consumer_messages_total"} {
+			if !strings.Contains(string(b), series) {
+				t.Errorf("ops /metrics has no %s series", series)
+			}
+		}
 	}
 	if code, _ := get(t, base+"/api/v1/users/me", ""); code != http.StatusUnauthorized {
 		t.Errorf("direct call without a token: %d, want 401", code)
