@@ -19,9 +19,6 @@ type link struct {
 	pool        *Pool
 	log         zerolog.Logger
 	cur         atomic.Pointer[conn]
-
-	// connects counts successful connections, for tests and figures.
-	connects atomic.Uint64
 }
 
 // current returns the connected connection, or nil when there is none or
@@ -80,7 +77,6 @@ func (l *link) connectOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	l.connects.Add(1)
 	since := time.Now()
 	l.cur.Store(c)
 	l.log.Info().Str("link.sid", c.open.SID).Msg("chat link connected")

@@ -26,14 +26,11 @@ type Link struct {
 
 // NewLink returns a link to the chat-service instances at urls; call Run.
 func NewLink(urls []string, minter *session.Minter, log zerolog.Logger) (*Link, error) {
-	return newLinkWith(chatlink.Options{URLs: urls}, minter, log)
-}
-
-// newLinkWith is NewLink with pool options of the caller's choosing.
-func newLinkWith(o chatlink.Options, minter *session.Minter, log zerolog.Logger) (*Link, error) {
-	o.Token = func() (string, error) { return minter.MintSelf(token.AudienceChat) }
-	o.Log = log
-	pool, err := chatlink.New(o)
+	pool, err := chatlink.New(chatlink.Options{
+		URLs:  urls,
+		Token: func() (string, error) { return minter.MintSelf(token.AudienceChat) },
+		Log:   log,
+	})
 	if err != nil {
 		return nil, err
 	}
