@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +68,19 @@ func dialOnce(t testing.TB, base, bearer, auth string) (*client.Socket, string) 
 		return nil, "engine not open within 3s"
 	}
 	result := make(chan string, 3)
+	// Why a link ended is the first thing to know when a test fails; the
+	// test's own clean-up disconnect is not news, and nothing may be
+	// logged once the test is over.
+	var mu sync.Mutex
+	over := false
+	t.Cleanup(func() { mu.Lock(); over = true; mu.Unlock() })
+	_ = sock.On("disconnect", func(args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !over {
+			t.Logf("link %s disconnected: %v", base, args)
+		}
+	})
 	_ = sock.On("connect", func(...any) { result <- "connected" })
 	_ = sock.On("connect_error", func(args ...any) { result <- fmt.Sprint(args...) })
 	sock.Connect()
