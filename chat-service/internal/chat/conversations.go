@@ -101,9 +101,9 @@ func (s *Service) requireKnown(ctx context.Context, field string, ids []string) 
 			return nil
 		}
 		if !time.Now().Before(deadline) {
-			// A well-formed id of no user is a missing resource, as it is
-			// in a path: 404, with the fields naming which ids.
-			return &Error{Kind: KindNotFound, Code: "user_not_found", Detail: "no user has this id", Fields: f}
+			// Well-formed ids of no user: the request is valid, its
+			// references are not (422, the fields naming which ids).
+			return &Error{Kind: KindUnknownReference, Code: "user_not_found", Detail: "no user has this id", Fields: f}
 		}
 		select {
 		case <-ctx.Done():

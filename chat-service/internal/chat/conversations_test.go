@@ -68,11 +68,11 @@ func TestCreateConversationValidation(t *testing.T) {
 		})
 	}
 
-	// A well-formed id of no user is a missing resource (404), naming the field.
+	// A well-formed id of no user is an unknown reference (422), naming the field.
 	unknown := chat.NewConversation{Kind: chat.KindDirect, Members: []string{"0190b6c4-0000-7000-8000-000000000001"}}
 	_, _, err := e.svc.CreateConversation(context.Background(), a, unknown)
 	var de *chat.Error
-	if !errors.As(err, &de) || de.Kind != chat.KindNotFound || de.Code != "user_not_found" ||
+	if !errors.As(err, &de) || de.Kind != chat.KindUnknownReference || de.Code != "user_not_found" ||
 		len(de.Fields) != 1 || de.Fields[0].Field != "members[0]" {
 		t.Errorf("unknown user: err = %v (%+v), want user_not_found naming members[0]", err, de)
 	}

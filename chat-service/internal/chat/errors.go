@@ -22,6 +22,9 @@ const (
 	KindConflict
 	KindRateLimited
 	KindOverloaded
+	// KindUnknownReference: a well-formed id in a body that names nothing
+	// the caller may use (422): the request is valid, its target missing.
+	KindUnknownReference
 )
 
 // FieldError names one invalid input field.
@@ -109,12 +112,13 @@ func Problem(err error) *problem.Problem {
 }
 
 var statusOf = map[ErrorKind]int{
-	KindInvalid:     http.StatusBadRequest,
-	KindNotFound:    http.StatusNotFound,
-	KindForbidden:   http.StatusForbidden,
-	KindConflict:    http.StatusConflict,
-	KindRateLimited: http.StatusTooManyRequests,
-	KindOverloaded:  http.StatusServiceUnavailable,
+	KindInvalid:          http.StatusBadRequest,
+	KindNotFound:         http.StatusNotFound,
+	KindForbidden:        http.StatusForbidden,
+	KindConflict:         http.StatusConflict,
+	KindRateLimited:      http.StatusTooManyRequests,
+	KindOverloaded:       http.StatusServiceUnavailable,
+	KindUnknownReference: http.StatusUnprocessableEntity,
 }
 
 func fromDomain(e *Error) *problem.Problem {

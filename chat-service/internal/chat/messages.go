@@ -64,8 +64,9 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 		}
 		if replyTo != nil {
 			if _, err := tx.Message(ctx, convID, *replyTo); errors.Is(err, ErrNotFound) {
-				// A well-formed id of nothing is a missing resource (404), as in a path.
-				return &Error{Kind: KindNotFound, Code: "message_not_found", Detail: "no message of this conversation has this id",
+				// A well-formed id of nothing here: a valid request whose
+				// reference is not (422).
+				return &Error{Kind: KindUnknownReference, Code: "message_not_found", Detail: "no message of this conversation has this id",
 					Fields: []FieldError{{Field: "replyToId", Message: "no such message in this conversation"}}}
 			} else if err != nil {
 				return err

@@ -209,11 +209,11 @@ func TestSendValidation(t *testing.T) {
 			}
 		})
 	}
-	// A well-formed replyToId of no message here is a missing resource.
+	// A well-formed replyToId of no message here is an unknown reference (422).
 	elsewhere := chat.NewMessage{ConversationID: conv.ID, ClientMsgID: "v7", Body: "hi", ReplyToID: "0190b6c4-0000-7000-8000-000000000000"}
 	_, _, err := e.svc.Send(context.Background(), a, elsewhere)
 	var de *chat.Error
-	if !errors.As(err, &de) || de.Kind != chat.KindNotFound || de.Code != "message_not_found" ||
+	if !errors.As(err, &de) || de.Kind != chat.KindUnknownReference || de.Code != "message_not_found" ||
 		len(de.Fields) != 1 || de.Fields[0].Field != "replyToId" {
 		t.Errorf("replyToId elsewhere: err = %v (%+v), want message_not_found naming replyToId", err, de)
 	}
