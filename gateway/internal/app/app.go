@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/gateway/internal/config"
@@ -22,6 +23,7 @@ import (
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/rabbit"
 )
 
@@ -46,6 +48,8 @@ type App struct {
 	// opsAddr is the bound ops address once it listens (tests bind :0).
 	opsAddr atomic.Pointer[net.TCPAddr]
 
+	// reg holds the gateway's Prometheus metrics, served on the ops address.
+	reg      *prometheus.Registry
 	link     *realtime.Link
 	realtime *realtime.Server
 	// refreshes queues session refreshes to signal to the other gateways.
@@ -98,6 +102,10 @@ func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 		a.loader.Refresh(bg, a.store, a.cfg.RevocationResync)
 	})
 	wg.Go(func() { a.store.RunPruner(bg, time.Minute) })
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: a.cfg.ElasticsearchURL, Service: Service,
+		Version: a.version, Instance: a.cfg.GatewayID}, a.reg); err != nil {
+		return err
+	}
 
 	// The ops listener runs beside the public one; when it cannot listen
 	// (address taken) the gateway stops with that error rather than run

@@ -56,8 +56,12 @@ func TestReadinessPublicVsOps(t *testing.T) {
 	if c := doc.Checks["revocations"]; c.Status != "up" {
 		t.Errorf("ops revocations check = %+v, want up", c)
 	}
-	if m := fetch(t, ops+"/metrics", http.StatusOK); !strings.Contains(m, "go_goroutines") {
-		t.Errorf("ops /metrics lacks the Go collector")
+	m := fetch(t, ops+"/metrics", http.StatusOK)
+	for _, series := range []string{"go_goroutines", `parley_http_requests_total{code="200",method="GET",route="/readyz"}`,
+		"parley_sockets_connected 0"} {
+		if !strings.Contains(m, series) {
+			t.Errorf("ops /metrics lacks %s", series)
+		}
 	}
 	fetch(t, ops+"/debug/pprof/", http.StatusOK)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/rabbit"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -72,7 +73,10 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	if a.link, err = realtime.NewLink(cfg.ChatURLs(), a.minter, a.log); err != nil {
 		return nil, err
 	}
+	a.reg = httpserver.NewRegistry()
+	metrics.RegisterShipper(a.reg, logs.Shipper)
 	a.realtime = realtime.New(auth, a.link, a.minter, a.log, realtime.Options{
+		Metrics:        a.reg,
 		AllowedOrigins: cfg.AllowedOrigins,
 		CommandTimeout: cfg.CommandTimeout,
 		BufferLimit:    cfg.SocketBufferLimit,
@@ -82,7 +86,7 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	a.store.Subscribe(a.realtime.Revoke)
 
 	public, ops := a.health(client, logs.Shipper)
-	a.ops = ops.OpsHandler(httpserver.NewRegistry())
+	a.ops = ops.OpsHandler(a.reg)
 	a.handler, err = httpapi.NewRouter(httpapi.Deps{
 		Log:            a.log,
 		Auth:           auth,
@@ -98,6 +102,7 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 		Realtime:       a.realtime.Handler(),
 
 		SessionRefreshed: a.sessionRefreshed,
+		Metrics:          a.reg,
 	})
 	if err != nil {
 		return nil, err

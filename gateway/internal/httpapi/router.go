@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/gateway/internal/proxy"
@@ -15,6 +16,7 @@ import (
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/problem"
 )
 
@@ -44,6 +46,8 @@ type Deps struct {
 	// SessionRefreshed, when set, is told the identity of every session
 	// token a refresh through this gateway hands out.
 	SessionRefreshed func(session.Identity)
+	// Metrics, if set, receives RED metrics per route.
+	Metrics prometheus.Registerer
 }
 
 type handlers struct {
@@ -82,6 +86,9 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	r.ContextWithFallback = true
 	r.Use(logging.Middleware(d.Log, logging.MiddlewareOptions{NewTrace: true, Quiet: []string{"/healthz", "/readyz", "/socket.io/"}}),
 		recoverProblem, cors(d.AllowedOrigins))
+	if d.Metrics != nil {
+		r.Use(metrics.HTTP(d.Metrics))
+	}
 	r.NoRoute(func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })
 	r.NoMethod(func(c *gin.Context) {
 		problem.Write(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept "+c.Request.Method))

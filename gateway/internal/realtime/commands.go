@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"github.com/rs/zerolog"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -58,16 +59,25 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 		if ack != nil {
 			reply = func(res []any) {
 				res = withTraceID(res, tc.TraceID)
-				status := ackStatus(res)
-				ev := s.log.Debug()
-				if status >= 500 {
+				status, code := ackStatus(res), ackCode(res)
+				took := time.Since(start)
+				if s.commands != nil {
+					s.commands.Observe(event, code, took)
+				}
+				var ev *zerolog.Event
+				switch {
+				case status >= 500:
 					// Server-side failures (timeouts, link down, chat-service
 					// errors) are what SREs search for; shipped like 5xx.
 					ev = s.log.Error()
+				case status >= 400:
+					ev = s.log.Warn()
+				default:
+					ev = s.okLog.Info()
 				}
 				ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
-					Str("socketio.event", event).Int("socketio.ack.status", status).
-					Dur("event.duration", time.Since(start)).Str("event.dataset", "socketio.command").
+					Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
+					Dur("event.duration", took).Str("event.dataset", "socketio.command").
 					Msg("command " + event)
 				ack(res, nil)
 			}
@@ -94,6 +104,26 @@ func ackStatus(res []any) int {
 		return v
 	}
 	return 0
+}
+
+// commandNames bound the command label of the metrics.
+var commandNames = link.Commands
+
+// ackCode is "ok" for a successful ack, the problem code of a failed one,
+// and "unknown" for an ack of neither shape: a bounded label value.
+func ackCode(res []any) string {
+	if len(res) == 0 {
+		return "unknown"
+	}
+	m, _ := res[0].(map[string]any)
+	if ok, _ := m["ok"].(bool); ok {
+		return "ok"
+	}
+	e, _ := m["error"].(map[string]any)
+	if code, _ := e["code"].(string); code != "" && len(code) <= 40 {
+		return code
+	}
+	return "unknown"
 }
 
 // splitAck separates the ack callback (the last argument, when the client

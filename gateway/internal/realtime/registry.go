@@ -34,6 +34,17 @@ func newRegistry() *registry {
 	}
 }
 
+// count is the number of sockets registered.
+func (r *registry) count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, socks := range r.users {
+		n += len(socks)
+	}
+	return n
+}
+
 // reserve takes one of userID's limit socket slots and reports whether
 // one was free; add turns the reservation into the socket's entry, release
 // gives it back.

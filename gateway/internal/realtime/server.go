@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/trace"
 )
@@ -48,6 +50,9 @@ type Options struct {
 	// SocketsPerUser caps one user's sockets on this instance; a handshake
 	// beyond it gets connect_error too_many_sockets.
 	SocketsPerUser int
+	// Metrics, if set, receives the Socket.IO metrics: commands by name and
+	// outcome with their latency, and the sockets connected.
+	Metrics prometheus.Registerer
 }
 
 // Server is the client-facing Socket.IO server of one gateway instance.
@@ -64,6 +69,10 @@ type Server struct {
 	registry    *registry
 	dedupe      *lru
 	presenceNow chan struct{}
+	commands    *metrics.Commands // nil without Options.Metrics
+	// okLog writes successful commands at info, sampled: the first 100 a
+	// second, then one in 100 (failures are always written).
+	okLog zerolog.Logger
 }
 
 // New returns a Socket.IO server; link carries commands to chat-service.
@@ -94,6 +103,13 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	}
 	for _, origin := range o.AllowedOrigins {
 		s.origins[strings.TrimRight(origin, "/")] = true
+	}
+	s.okLog = s.log.Sample(&zerolog.BurstSampler{Burst: 100, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 100}})
+	if o.Metrics != nil {
+		s.commands = metrics.NewCommands(o.Metrics, commandNames)
+		o.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_sockets_connected", Help: "Client sockets connected to this gateway instance.",
+		}, func() float64 { return float64(s.registry.count()) }))
 	}
 
 	opts := socket.DefaultServerOptions()
