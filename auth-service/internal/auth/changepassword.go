@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/auth-service/internal/password"
 	"github.com/parleychat/parley/shared/events"
@@ -46,7 +47,7 @@ func (s *Service) ChangePassword(ctx context.Context, caller Caller, in ChangePa
 	switch {
 	case in.CurrentPassword == "":
 		fields = append(fields, FieldError{"currentPassword", "is required"})
-	case len(in.CurrentPassword) > password.MaxBytes:
+	case utf8.RuneCountInString(in.CurrentPassword) > password.MaxChars:
 		fields = append(fields, FieldError{"currentPassword", "is incorrect"})
 	}
 	if msg := newPasswordProblem(in.NewPassword, u.Username, u.Email); msg != "" {

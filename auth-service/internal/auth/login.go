@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/auth-service/internal/password"
 )
@@ -33,9 +34,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Grant, er
 	switch {
 	case in.Password == "":
 		fields = append(fields, FieldError{"password", "is required"})
-	case len(in.Password) > password.MaxBytes:
+	case utf8.RuneCountInString(in.Password) > password.MaxChars:
 		// No account can have such a password; refusing it costs no hash.
-		fields = append(fields, FieldError{"password", "must be at most 1024 bytes"})
+		fields = append(fields, FieldError{"password", "must be at most 1024 characters"})
 	}
 	if len(fields) > 0 {
 		return Grant{}, &InvalidError{Fields: fields}

@@ -76,7 +76,7 @@ func TestSignupRefused(t *testing.T) {
 		{"email with a display name", "bob", "Bob <bob@example.com>", goodPassword, false, map[string]string{"email": "must be a valid email address"}},
 		{"email without a dotted domain", "bob", "bob@localhost", goodPassword, false, map[string]string{"email": "must be a valid email address"}},
 		{"short password", "bob", "bob@example.com", "short", false, map[string]string{"password": "must be at least 8 characters"}},
-		{"password over 1024 bytes", "bob", "bob@example.com", long, false, map[string]string{"password": "must be at most 1024 bytes"}},
+		{"password over 1024 characters", "bob", "bob@example.com", long, false, map[string]string{"password": "must be at most 1024 characters"}},
 		{"common password", "bob", "bob@example.com", "iloveyou", false, map[string]string{"password": "is too common; choose a less guessable password"}},
 		{"password equal to the username", "bobbybobby", "bob@example.com", "BobbyBobby", false, map[string]string{"password": "must not be your username or email"}},
 		{"taken username in another case", "ALICE", "new@example.com", goodPassword, true, map[string]string{"username": "is already taken"}},

@@ -215,8 +215,8 @@ func TestBodiesAreStrict(t *testing.T) {
 		{"wrong type", `{"login":"a","password":12345678}`, 400, "validation_failed", map[string]string{"password": "must be a string"}},
 		{"not JSON", `login=a&password=b`, 400, "validation_failed", map[string]string{"": "body is not valid JSON"}},
 		{"missing fields", `{}`, 400, "validation_failed", map[string]string{"login": "is required", "password": "is required"}},
-		{"password over 1024 bytes", `{"login":"a","password":"` + strings.Repeat("p", 1025) + `"}`, 400, "validation_failed",
-			map[string]string{"password": "must be at most 1024 bytes"}},
+		{"password over 1024 characters", `{"login":"a","password":"` + strings.Repeat("p", 1025) + `"}`, 400, "validation_failed",
+			map[string]string{"password": "must be at most 1024 characters"}},
 		{"over the body limit", `{"login":"a","password":"` + strings.Repeat("p", 20<<10) + `"}`, 413, "body_too_large", nil},
 	}
 	for _, tc := range tests {

@@ -40,7 +40,7 @@ func TestHashIsPHCArgon2idWithOWASPParams(t *testing.T) {
 func TestVerify(t *testing.T) {
 	ctx := context.Background()
 	h := newHasher(t, cheap, 2)
-	long := strings.Repeat("λ", MaxBytes/2) // 1024 bytes
+	long := strings.Repeat("λ", MaxChars) // 1024 characters, 2048 bytes
 	stored := map[string]string{}
 	for _, pw := range []string{"s3cret-passphrase", long} {
 		enc, err := h.Hash(ctx, pw)
@@ -147,8 +147,9 @@ func TestProblem(t *testing.T) {
 		{"eight characters", "Xk9#mQ2z", "alice", "a@example.com", ""},
 		{"eight multibyte characters count as eight", "ключ-пароль"[:15], "alice", "a@example.com", ""},
 		{"seven multibyte characters", "пароль1", "alice", "a@example.com", "must be at least 8 characters"},
-		{"exactly 1024 bytes", strings.Repeat("ab", 512), "alice", "a@example.com", ""},
-		{"1025 bytes", strings.Repeat("ab", 512) + "c", "alice", "a@example.com", "must be at most 1024 bytes"},
+		{"exactly 1024 characters", strings.Repeat("ab", 512), "alice", "a@example.com", ""},
+		{"1024 multibyte characters", strings.Repeat("λ", 1024), "alice", "a@example.com", ""},
+		{"1025 characters", strings.Repeat("ab", 512) + "c", "alice", "a@example.com", "must be at most 1024 characters"},
 		{"common", "password", "alice", "a@example.com", "is too common; choose a less guessable password"},
 		{"common, other case", "PassWord123", "alice", "a@example.com", "is too common; choose a less guessable password"},
 		{"common digits", "123456789", "alice", "a@example.com", "is too common; choose a less guessable password"},

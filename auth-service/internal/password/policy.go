@@ -7,12 +7,13 @@ import (
 	"unicode/utf8"
 )
 
-// Length limits. MaxBytes is far above any real passphrase yet keeps a
-// request from feeding megabytes into the hash; longer passwords are refused,
-// never silently truncated.
+// Length limits, in characters (Unicode code points, as JSON Schema counts
+// them in the public API document). MaxChars is far above any real
+// passphrase yet keeps a request from feeding megabytes into the hash (4 KiB
+// of UTF-8 at most); longer passwords are refused, never silently truncated.
 const (
 	MinChars = 8
-	MaxBytes = 1024
+	MaxChars = 1024
 )
 
 //go:embed common.txt
@@ -43,8 +44,8 @@ func Problem(pw, username, email string) string {
 	switch {
 	case pw == "":
 		return "is required"
-	case len(pw) > MaxBytes:
-		return "must be at most 1024 bytes"
+	case utf8.RuneCountInString(pw) > MaxChars:
+		return "must be at most 1024 characters"
 	case utf8.RuneCountInString(pw) < MinChars:
 		return "must be at least 8 characters"
 	}
