@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
 
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
@@ -76,65 +74,26 @@ func (b *brokerRig) publish(n int) error {
 	return b.conn.Publisher().Publish(context.Background(), b.exchange, env.RoutingKey(), body, env.ID, "")
 }
 
-// socketLog records what one client socket received.
-type socketLog struct {
-	mu       sync.Mutex
-	messages map[string]int
-	syncs    []string
-}
-
-func (l *socketLog) count(id string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.messages[id]
-}
-
-func (l *socketLog) syncReasons() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.syncs...)
-}
-
-func (b *brokerRig) connect(t *testing.T) *socketLog {
-	t.Helper()
-	sock, err := b.dial(cookie(b.sessionToken("user-a", "s-broker")), "websocket")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &socketLog{messages: map[string]int{}}
-	sock.On("message:new", func(args ...any) {
-		m, _ := args[0].(map[string]any)
-		id, _ := m["id"].(string)
-		l.mu.Lock()
-		l.messages[id]++
-		l.mu.Unlock()
-	})
-	sock.On(EventSyncRequired, func(args ...any) {
-		m, _ := args[0].(map[string]any)
-		reason, _ := m["reason"].(string)
-		l.mu.Lock()
-		l.syncs = append(l.syncs, reason)
-		l.mu.Unlock()
-	})
-	waitRegistered(t, b.rig, "user-a", sock)
-	return l
-}
-
-// waitRegistered waits until the server has registered this very socket
-// (same id on both ends). Checking only for some socket of the user is not
-// enough: another one may be closing (an earlier test's), or be the
-// server's end of an attempt the client gave up on (dial retries), and an
-// emit then reaches that one while this socket has not joined its room.
-func waitRegistered(t *testing.T, r *rig, userID string, sock *client.Socket) {
-	t.Helper()
-	waitFor(t, "registration of socket "+string(sock.Id()), func() bool {
-		for _, e := range r.srv.registry.sockets(userID) {
-			if string(e.sock.Id()) == string(sock.Id()) {
-				return true
-			}
+// messageCount returns how many message:new events with payload id the
+// client received.
+func messageCount(c *wsClient, id string) int {
+	n := 0
+	for _, p := range c.payloads("message:new") {
+		if p["id"] == id {
+			n++
 		}
-		return false
-	})
+	}
+	return n
+}
+
+// syncReasons returns the reasons of the sync:required events received.
+func syncReasons(c *wsClient) []string {
+	var out []string
+	for _, p := range c.payloads(EventSyncRequired) {
+		reason, _ := p["reason"].(string)
+		out = append(out, reason)
+	}
+	return out
 }
 
 // TestDeliveriesSurviveAClosedBrokerConnection closes the gateway's AMQP
@@ -143,7 +102,7 @@ func waitRegistered(t *testing.T, r *rig, userID string, sock *client.Socket) {
 // because the queue kept what was published meanwhile.
 func TestDeliveriesSurviveAClosedBrokerConnection(t *testing.T) {
 	b := newBrokerRig(t)
-	l := b.connect(t)
+	l := b.wsConnect(t, "user-a", b.sessionToken("user-a", "s-broker"))
 	const n = 300
 	published := make(chan error, 1)
 	go func() {
@@ -163,14 +122,14 @@ func TestDeliveriesSurviveAClosedBrokerConnection(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for i := 0; i < n; i++ {
-		for l.count(fmt.Sprintf("m%d", i)) == 0 && time.Now().Before(deadline) {
+		for messageCount(l, fmt.Sprintf("m%d", i)) == 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // a duplicate would arrive by now
 	missing, dup := 0, 0
 	for i := range n {
-		switch c := l.count(fmt.Sprintf("m%d", i)); {
+		switch c := messageCount(l, fmt.Sprintf("m%d", i)); {
 		case c == 0:
 			missing++
 		case c > 1:
@@ -185,7 +144,7 @@ func TestDeliveriesSurviveAClosedBrokerConnection(t *testing.T) {
 	if restarts < 1 {
 		t.Error("the consumer never noticed its connection was closed")
 	}
-	if got := l.syncReasons(); len(got) != 0 {
+	if got := syncReasons(l); len(got) != 0 {
 		t.Errorf("sync:required %v, want none: the queue survived", got)
 	}
 }
@@ -195,11 +154,11 @@ func TestDeliveriesSurviveAClosedBrokerConnection(t *testing.T) {
 // deliveries flow again.
 func TestSocketsToldToSyncWhenTheQueueIsRecreated(t *testing.T) {
 	b := newBrokerRig(t)
-	l := b.connect(t)
+	l := b.wsConnect(t, "user-a", b.sessionToken("user-a", "s-broker"))
 	if err := b.publish(1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first message", func() bool { return l.count("m1") == 1 })
+	waitFor(t, "the first message", func() bool { return messageCount(l, "m1") == 1 })
 	raw, err := amqp.Dial(rabbittest.URL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -212,12 +171,12 @@ func TestSocketsToldToSyncWhenTheQueueIsRecreated(t *testing.T) {
 	if _, err := ch.QueueDelete(b.consumer.Queue(), false, false, false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "sync:required", func() bool { return len(l.syncReasons()) > 0 })
-	if got := l.syncReasons(); len(got) != 1 || got[0] != rabbit.ResetQueueRecreated {
+	waitFor(t, "sync:required", func() bool { return len(syncReasons(l)) > 0 })
+	if got := syncReasons(l); len(got) != 1 || got[0] != rabbit.ResetQueueRecreated {
 		t.Errorf("sync:required reasons %v, want [%s]", got, rabbit.ResetQueueRecreated)
 	}
 	if err := b.publish(2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a message after the reset", func() bool { return l.count("m2") == 1 })
+	waitFor(t, "a message after the reset", func() bool { return messageCount(l, "m2") == 1 })
 }

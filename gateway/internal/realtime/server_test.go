@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zishang520/socket.io/v3/pkg/types"
-
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/token"
@@ -136,16 +134,9 @@ func TestDeliverReachesRecipientsOnce(t *testing.T) {
 	r := newRig(t, Options{})
 	names := []string{"a1", "b1", "b2", "c1"}
 	users := map[string]string{"a1": "user-a", "b1": "user-b", "b2": "user-b", "c1": "user-c"}
-	cols := map[string]*collector{}
+	cols := map[string]*wsClient{}
 	for _, n := range names {
-		sock, err := r.dial(cookie(r.sessionToken(users[n], "s-"+n)), "websocket")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols[n] = &collector{}
-		sock.On("message:new", cols[n].on("message:new"))
-		sock.On("presence", cols[n].on("presence"))
-		waitRegistered(t, r, users[n], sock)
+		cols[n] = r.wsConnect(t, users[n], r.sessionToken(users[n], "s-"+n))
 	}
 
 	msg := delivery(t, events.TypeMessageCreated, []string{"user-a", "user-b", "user-offline"}, `{"id":"m1","seq":1,"eventSeq":1,"body":"hi"}`)
@@ -166,10 +157,7 @@ func TestDeliverReachesRecipientsOnce(t *testing.T) {
 			t.Errorf("socket %s got %d message:new, want %d", n, got, want)
 		}
 	}
-	cols["a1"].mu.Lock()
-	first := cols["a1"].got["message:new"][0]
-	cols["a1"].mu.Unlock()
-	if m, _ := first.(map[string]any); m["id"] != "m1" || m["body"] != "hi" {
+	if first := cols["a1"].payloads("message:new")[0]; first["id"] != "m1" || first["body"] != "hi" {
 		t.Errorf("payload %v, want the delivery's payload", first)
 	}
 }
@@ -337,14 +325,7 @@ func TestDeliverGoldenExamples(t *testing.T) {
 			if err := env.DecodeData(&d); err != nil || len(d.Recipients) == 0 {
 				t.Fatalf("delivery %v without recipients: %v", d, err)
 			}
-			sock, err := r.dial(cookie(r.sessionToken(d.Recipients[0], "s-"+ex.RoutingKey)), "websocket")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sock.Disconnect()
-			got := &collector{}
-			sock.On(types.EventName(name), got.on(name))
-			waitRegistered(t, r, d.Recipients[0], sock)
+			got := r.wsConnect(t, d.Recipients[0], r.sessionToken(d.Recipients[0], "s-"+ex.RoutingKey))
 			if err := r.srv.Deliver(context.Background(), env); err != nil {
 				t.Fatalf("Deliver: %v", err)
 			}
