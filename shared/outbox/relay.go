@@ -97,7 +97,9 @@ type Relay struct {
 	pool *pgxpool.Pool
 	pub  Publisher
 	log  zerolog.Logger
-	opts RelayOptions
+	// okLog records each published event at info, sampled, with its trace.
+	okLog zerolog.Logger
+	opts  RelayOptions
 
 	published, unroutable, failures, batches, pruned atomic.Uint64
 	leader                                           atomic.Bool
@@ -137,7 +139,8 @@ func NewRelay(pool *pgxpool.Pool, pub Publisher, logger zerolog.Logger, opts Rel
 	}
 	return &Relay{
 		pool: pool, pub: pub, opts: opts, held: map[int64]time.Time{},
-		log: logger.With().Str("event.dataset", "outbox.relay").Logger(),
+		log:   logger.With().Str("event.dataset", "outbox.relay").Logger(),
+		okLog: logging.Sampled(logger.With().Str("event.dataset", "outbox.publish").Logger()),
 	}
 }
 
@@ -325,6 +328,13 @@ func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (read, marked in
 			}
 		case firstErr == nil:
 			firstErr = err
+		}
+	}
+	for i, err := range errs {
+		if err == nil {
+			tc, _ := trace.Parse(msgs[i].Traceparent)
+			r.okLog.Info().Str("trace.id", tc.TraceID).Str("event.id", batch[i].id).Str("event.action", batch[i].routingKey).
+				Str("rabbitmq.exchange", batch[i].exchange).Msg("event published")
 		}
 	}
 	if len(done) > 0 {

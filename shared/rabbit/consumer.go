@@ -98,6 +98,7 @@ type Consumer struct {
 	queue   string
 	handler Handler
 	log     zerolog.Logger
+	okLog   zerolog.Logger // handled events, at info, sampled
 
 	handled, retried, deadLettered, restarts atomic.Uint64
 }
@@ -120,7 +121,8 @@ func NewConsumer(ctx context.Context, conn *Conn, cfg ConsumerConfig, h Handler)
 	}
 	return &Consumer{
 		conn: conn, cfg: cfg, queue: queue, handler: h,
-		log: conn.log.With().Str("rabbitmq.queue", queue).Logger(),
+		log:   conn.log.With().Str("rabbitmq.queue", queue).Logger(),
+		okLog: logging.Sampled(conn.log.With().Str("rabbitmq.queue", queue).Str("event.dataset", "rabbitmq.consume").Logger()),
 	}, nil
 }
 

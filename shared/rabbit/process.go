@@ -55,7 +55,8 @@ func (c *Consumer) process(base context.Context, d amqp.Delivery) rabbitmq.Actio
 	switch {
 	case err == nil:
 		c.handled.Add(1)
-		log.Debug().Dur("event.duration", time.Since(start)).Msg("event handled")
+		c.okLog.Info().Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("event.id", d.MessageId).
+			Str("event.action", routingKey).Dur("event.duration", time.Since(start)).Msg("event handled")
 		return rabbitmq.Ack
 	case errors.Is(err, events.ErrMalformed):
 		return c.deadLetter(ctx, d, attempt, err)

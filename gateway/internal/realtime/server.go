@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/trace"
@@ -70,8 +71,8 @@ type Server struct {
 	dedupe      *lru
 	presenceNow chan struct{}
 	commands    *metrics.Commands // nil without Options.Metrics
-	// okLog writes successful commands at info, sampled: the first 100 a
-	// second, then one in 100 (failures are always written).
+	// okLog writes successful commands at info, sampled (logging.Sampled;
+	// failures are always written).
 	okLog zerolog.Logger
 }
 
@@ -104,7 +105,7 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	for _, origin := range o.AllowedOrigins {
 		s.origins[strings.TrimRight(origin, "/")] = true
 	}
-	s.okLog = s.log.Sample(&zerolog.BurstSampler{Burst: 100, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 100}})
+	s.okLog = logging.Sampled(s.log)
 	if o.Metrics != nil {
 		s.commands = metrics.NewCommands(o.Metrics, commandNames)
 		o.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
