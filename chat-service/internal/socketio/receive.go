@@ -60,8 +60,12 @@ func (s *Server) receive(name string, cmd command, args []any) {
 		ctx = log.WithContext(trace.With(ctx, tc))
 		start := time.Now()
 		res, err := s.run(ctx, cmd, userID, env.Data)
-		log.Debug().Str("event.action", name).Dur("event.duration", time.Since(start)).Bool("ok", err == nil).
-			Msg("socket.io command")
+		if err == nil {
+			// Successful commands at info, sampled (logging.Sampled), with
+			// the trace the gateway started; failures are logged below.
+			s.okLog.Info().Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", userID).
+				Str("event.action", name).Dur("event.duration", time.Since(start)).Msg("socket.io command")
+		}
 		if err != nil {
 			reply(s.failure(log, name, tc.TraceID, err))
 			return

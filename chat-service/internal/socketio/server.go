@@ -16,6 +16,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -49,6 +50,7 @@ type Server struct {
 	svc     *chat.Service
 	verify  *token.Verifier
 	log     zerolog.Logger
+	okLog   zerolog.Logger // successful commands, sampled
 	timeout time.Duration
 	workers *workers
 	// commands maps each link command name to its handler.
@@ -82,6 +84,7 @@ func New(cfg Config) *Server {
 		svc:     cfg.Service,
 		verify:  cfg.Verifier,
 		log:     cfg.Logger.With().Str("event.dataset", "socketio.link").Logger(),
+		okLog:   logging.Sampled(cfg.Logger.With().Str("event.dataset", "socketio.command").Logger()),
 		timeout: cfg.CommandTimeout,
 		workers: newWorkers(cfg.Workers, cfg.QueueSize, cfg.PerUser),
 	}
