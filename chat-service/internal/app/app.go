@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/outbox"
 	"github.com/parleychat/parley/shared/pgdb"
 	"github.com/parleychat/parley/shared/rabbit"
@@ -88,13 +89,19 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 	if err != nil {
 		return err
 	}
-	link := socketio.New(socketio.Config{Service: svc, Verifier: verifier, Logger: log, Workers: cfg.LinkWorkers, PerUser: cfg.LinkUserCommands})
+	registry := httpserver.NewRegistry()
+	metrics.RegisterPool(registry, pool)
+	metrics.RegisterOutbox(registry, pool)
+	metrics.RegisterShipper(registry, lg.Shipper)
+	for _, c := range consumers.All() {
+		metrics.RegisterConsumer(registry, c)
+	}
+	link := socketio.New(socketio.Config{Service: svc, Verifier: verifier, Logger: log, Workers: cfg.LinkWorkers, PerUser: cfg.LinkUserCommands, Metrics: registry})
 	health := &httpserver.Health{
 		Service: chat.ServiceName, Version: version, Shipper: lg.Shipper,
 		Checks: map[string]httpserver.Check{"postgres": pool.Ping, "rabbitmq": conn.Check},
 	}
-	registry := httpserver.NewRegistry()
-	router := httpapi.NewRouter(httpapi.Config{Service: svc, Verifier: verifier, Logger: log, Health: health})
+	router := httpapi.NewRouter(httpapi.Config{Service: svc, Verifier: verifier, Logger: log, Health: health, Metrics: registry})
 
 	// Background work stops when bg is cancelled, after the HTTP server and
 	// the link have drained, so commands in flight still get their events
@@ -106,6 +113,10 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 	wg.Go(func() { relay.Run(bg) })
 	wg.Go(func() { consumers.Run(bg) })
 	wg.Go(func() { sweep(bg, log, cfg, presence, store) })
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, Service: chat.ServiceName,
+		Version: version, Instance: cfg.OpsAddr}, registry); err != nil {
+		return err
+	}
 
 	log.Info().Str("http.addr", cfg.HTTPAddr).Str("ops.addr", cfg.OpsAddr).Strs("internal_kids", keys.KeyIDs()).Msg("chat-service starting")
 	// The ops address (full readiness, metrics, pprof) serves beside the

@@ -94,6 +94,9 @@ func TestServiceEndToEnd(t *testing.T) {
 		{base + "/readyz", false, `"status":"ready"`},
 		{ops + "/readyz", true, `"postgres":{"status":"up"}`},
 		{ops + "/metrics", false, "go_goroutines"},
+		{ops + "/metrics", false, `parley_http_requests_total{code="200",method="GET",route="/readyz"}`},
+		{ops + "/metrics", false, "parley_outbox_backlog_events"},
+		{ops + "/metrics", false, `parley_consumer_messages_total{outcome="handled",queue="`},
 		{ops + "/debug/pprof/", false, "goroutine"},
 	} {
 		body := get(t, tc.url)

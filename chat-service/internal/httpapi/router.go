@@ -8,12 +8,14 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/input"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
 )
@@ -28,6 +30,8 @@ type Config struct {
 	Verifier *token.Verifier // internal tokens, audience chat-service
 	Logger   zerolog.Logger
 	Health   *httpserver.Health
+	// Metrics, if set, receives RED metrics per route.
+	Metrics prometheus.Registerer
 }
 
 // NewRouter returns the Gin engine serving health and the API.
@@ -39,6 +43,9 @@ func NewRouter(cfg Config) *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.Use(logging.Middleware(cfg.Logger, logging.MiddlewareOptions{Quiet: []string{"/healthz", "/readyz"}}))
+	if cfg.Metrics != nil {
+		r.Use(metrics.HTTP(cfg.Metrics))
+	}
 	// Unknown paths need a credential too, so a direct caller without one
 	// learns nothing about which routes exist.
 	r.NoRoute(token.RequireInternal(cfg.Verifier), func(c *gin.Context) { problem.Write(c, problem.ErrNotFound) })

@@ -17,6 +17,9 @@ type Consumers struct {
 	presence  *rabbit.Consumer
 }
 
+// All returns both consumers, for their metrics.
+func (c *Consumers) All() []*rabbit.Consumer { return []*rabbit.Consumer{c.directory, c.presence} }
+
 // NewConsumers declares both queues (<name>.user-directory and
 // <name>.presence); name is "chat-service" except in tests that need
 // queues of their own.

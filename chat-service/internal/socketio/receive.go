@@ -60,6 +60,7 @@ func (s *Server) receive(name string, cmd command, args []any) {
 		ctx = log.WithContext(trace.With(ctx, tc))
 		start := time.Now()
 		res, err := s.run(ctx, cmd, userID, env.Data)
+		s.observe(name, err, time.Since(start))
 		if err == nil {
 			// Successful commands at info, sampled (logging.Sampled), with
 			// the trace the gateway started; failures are logged below.
@@ -73,6 +74,7 @@ func (s *Server) receive(name string, cmd command, args []any) {
 		reply(res)
 	}
 	if err := s.workers.submit(userID, job); err != nil {
+		s.observe(name, err, 0)
 		reply(link.Failed(chat.Problem(err).Public(tc.TraceID)))
 	}
 }
@@ -121,4 +123,17 @@ func decodeEnvelope(raw []byte) (link.Envelope, error) {
 	var env link.Envelope
 	err := json.Unmarshal(raw, &env)
 	return env, err
+}
+
+// observe records a command's outcome ("ok" or its problem code) and
+// latency, when metrics are on.
+func (s *Server) observe(name string, err error, took time.Duration) {
+	if s.metrics == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = chat.Problem(err).Code
+	}
+	s.metrics.Observe(name, outcome, took)
 }

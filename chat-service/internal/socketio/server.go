@@ -12,11 +12,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/link"
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -35,6 +38,8 @@ type Config struct {
 	// QueueSize bounds the commands waiting per worker; past it a command is
 	// refused with 503 instead of growing memory. Default 256.
 	QueueSize int
+	// Metrics, if set, receives each command's outcome and latency.
+	Metrics prometheus.Registerer
 	// PerUser bounds one user's commands waiting or running at once; past
 	// it that user's commands are refused with 429 while everyone else's
 	// still run. Default 16.
@@ -50,7 +55,8 @@ type Server struct {
 	svc     *chat.Service
 	verify  *token.Verifier
 	log     zerolog.Logger
-	okLog   zerolog.Logger // successful commands, sampled
+	okLog   zerolog.Logger    // successful commands, sampled
+	metrics *metrics.Commands // nil without Config.Metrics
 	timeout time.Duration
 	workers *workers
 	// commands maps each link command name to its handler.
@@ -89,6 +95,9 @@ func New(cfg Config) *Server {
 		workers: newWorkers(cfg.Workers, cfg.QueueSize, cfg.PerUser),
 	}
 	s.commands = s.handlers()
+	if cfg.Metrics != nil {
+		s.metrics = metrics.NewCommands(cfg.Metrics, link.Commands)
+	}
 	io.Use(s.authenticate)
 	_ = io.On("connection", func(args ...any) {
 		if len(args) > 0 {
