@@ -40,13 +40,39 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 	if err := f.err(); err != nil {
 		return Message{}, false, err
 	}
+	p := &pendingSend{ctx: ctx, userID: userID, convID: convID, in: in, replyTo: replyTo, done: make(chan sendResult, 1)}
+	if err := s.sends.submit(p); err != nil {
+		return Message{}, false, err
+	}
+	var r sendResult
+	select {
+	case r = <-p.done:
+	case <-ctx.Done():
+		// The caller gave up. If the batch had not begun the send is
+		// dropped; if it had, the message may be stored, and a resend with
+		// the same clientMsgId returns it.
+		return Message{}, false, ctx.Err()
+	}
+	if r.duplicate {
+		m, _, err := s.original(ctx, userID, convID, in.ClientMsgID)
+		return m, false, err
+	}
+	return r.msg, r.created, r.err
+}
+
+// sendOne stores one send in a transaction of its own: the path a send
+// takes when its batch failed, so that a failing statement fails only the
+// send that caused it. charged says flood control already counted it.
+func (s *Service) sendOne(ctx context.Context, userID, convID string, in NewMessage, replyTo *string, charged bool) (msg Message, created bool, err error) {
 	// A retry is answered before flood control: it costs nothing and a
 	// client recovering from a timeout must not be punished for it.
 	if m, found, err := s.original(ctx, userID, convID, in.ClientMsgID); found || err != nil {
 		return m, false, err
 	}
-	if err := s.allowMessage(userID); err != nil {
-		return Message{}, false, err
+	if !charged {
+		if err := s.allowMessage(userID); err != nil {
+			return Message{}, false, err
+		}
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		now := s.now()
@@ -66,8 +92,7 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 			if _, err := tx.Message(ctx, convID, *replyTo); errors.Is(err, ErrNotFound) {
 				// A well-formed id of nothing here: a valid request whose
 				// reference is not (422).
-				return &Error{Kind: KindUnknownReference, Code: "message_not_found", Detail: "no message of this conversation has this id",
-					Fields: []FieldError{{Field: "replyToId", Message: "no such message in this conversation"}}}
+				return errReplyNotFound()
 			} else if err != nil {
 				return err
 			}
@@ -101,6 +126,12 @@ func (s *Service) Send(ctx context.Context, userID string, in NewMessage) (msg M
 		return Message{}, false, err
 	}
 	return msg, true, nil
+}
+
+// errReplyNotFound refuses a reply to a message not in the conversation.
+func errReplyNotFound() error {
+	return &Error{Kind: KindUnknownReference, Code: "message_not_found", Detail: "no message of this conversation has this id",
+		Fields: []FieldError{{Field: "replyToId", Message: "no such message in this conversation"}}}
 }
 
 // original finds the message already sent with clientMsgID.

@@ -61,6 +61,8 @@ type Service struct {
 	messages *Limiter
 	typing   *Limiter
 	now      func() time.Time
+	// sends group-commits message sends (group.go).
+	sends *group
 }
 
 // NewService returns the use cases over store; realtime may be nil when
@@ -72,7 +74,7 @@ func NewService(store Store, realtime Realtime, cfg Config) *Service {
 	if cfg.SyncTotalCap <= 0 {
 		cfg.SyncTotalCap = max(DefaultConfig.SyncTotalCap, cfg.SyncEventCap)
 	}
-	return &Service{
+	s := &Service{
 		store:    store,
 		realtime: realtime,
 		cfg:      cfg,
@@ -80,6 +82,8 @@ func NewService(store Store, realtime Realtime, cfg Config) *Service {
 		typing:   NewLimiter(cfg.TypingRate, cfg.TypingBurst),
 		now:      now,
 	}
+	s.sends = newGroup(sendRunners, sendMaxBatch, sendMaxQueue, s.commitSends)
+	return s
 }
 
 // now is the clock, truncated to PostgreSQL's precision so that payloads

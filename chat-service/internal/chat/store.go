@@ -96,6 +96,55 @@ type Tx interface {
 	// AppendEvent stores ev in the change log and enqueues it for delivery
 	// to ev.Recipients.
 	AppendEvent(ctx context.Context, ev Event) error
+	// LockForSends is the first round trip of a group commit: it locks the
+	// conversations in id order (so concurrent batches cannot deadlock),
+	// then, reading after the locks were granted, returns their sequences
+	// and active members (absent: no such conversation), the conversation
+	// of each reply target that exists, and which (sender, clientMsgId)
+	// keys are already stored.
+	LockForSends(ctx context.Context, q SendLookup) (SendState, error)
+	// WriteSends is the second round trip: it sets the conversations' new
+	// sequences and inserts the messages, their change-log rows and their
+	// outbox rows, all pipelined. A duplicate key fails the whole call.
+	WriteSends(ctx context.Context, bumps []SeqBump, sends []StoredSend) error
+}
+
+// SendLookup is what LockForSends reads for one batch of sends.
+type SendLookup struct {
+	ConversationIDs []string // distinct
+	ReplyToIDs      []string // distinct
+	Keys            []ClientKey
+}
+
+// ClientKey is a send's idempotency key.
+type ClientKey struct{ SenderID, ClientMsgID string }
+
+// SendState is LockForSends' answer.
+type SendState struct {
+	Conversations map[string]ConversationSeqs
+	ReplyTo       map[string]string // message id -> its conversation id
+	Existing      map[ClientKey]bool
+}
+
+// ConversationSeqs are a locked conversation's sequences and members.
+type ConversationSeqs struct {
+	LastSeq, LastEventSeq int64
+	Members               []string // sorted
+}
+
+// SeqBump sets a locked conversation's sequences after a batch of sends.
+type SeqBump struct {
+	ConversationID        string
+	LastSeq, LastEventSeq int64
+	LastActivityAt        time.Time
+}
+
+// StoredSend is one message of a batch with its event; Ctx carries the
+// sender's trace into the event envelope.
+type StoredSend struct {
+	Ctx     context.Context
+	Message Message
+	Event   Event
 }
 
 // MessageQuery selects a page of messages by seq.

@@ -2,4 +2,6 @@ package socketio
 
 // Submit queues job as a command of userID, for tests that need a worker
 // held busy at a known point.
-func Submit(s *Server, userID string, job func()) error { return s.workers.submit(userID, job) }
+func Submit(s *Server, userID string, job func()) error {
+	return s.workers.submit(userID, job, func() {})
+}

@@ -15,7 +15,7 @@ import (
 // while another user's commands queued on the same worker all succeed.
 func TestOneUserFloodingDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *socketio.Config) { c.Workers, c.QueueSize, c.PerUser = 1, 8, 3 })
+	f := newFixture(t, func(c *socketio.Config) { c.Workers, c.QueueSize, c.PerUser, c.QueueWait = 1, 8, 3, time.Minute })
 	flooder, other, conv, sock := f.directOverLink(t)
 	release := make(chan struct{})
 	if err := socketio.Submit(f.link, flooder, func() { <-release }); err != nil {

@@ -73,7 +73,11 @@ func (s *Server) receive(name string, cmd command, args []any) {
 		}
 		reply(res)
 	}
-	if err := s.workers.submit(userID, job); err != nil {
+	refuse := func() {
+		s.observe(name, chat.ErrOverloaded, 0)
+		reply(link.Failed(chat.Problem(chat.ErrOverloaded).Public(tc.TraceID)))
+	}
+	if err := s.workers.submit(userID, job, refuse); err != nil {
 		s.observe(name, err, 0)
 		reply(link.Failed(chat.Problem(err).Public(tc.TraceID)))
 	}

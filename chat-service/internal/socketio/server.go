@@ -46,6 +46,11 @@ type Config struct {
 	PerUser int
 	// CommandTimeout bounds one command. Default 10s.
 	CommandTimeout time.Duration
+	// QueueWait is the longest a command may wait for its worker; one that
+	// would wait longer is refused with 503 overloaded (retryable) at once,
+	// or, if the wait turned out longer than expected, when its turn comes,
+	// without running. Default 50ms.
+	QueueWait time.Duration
 }
 
 // Server is the link's Socket.IO server.
@@ -77,6 +82,9 @@ func New(cfg Config) *Server {
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
 	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = 50 * time.Millisecond
+	}
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetPath(Path)
@@ -92,7 +100,7 @@ func New(cfg Config) *Server {
 		log:     cfg.Logger.With().Str("event.dataset", "socketio.link").Logger(),
 		okLog:   logging.Sampled(cfg.Logger.With().Str("event.dataset", "socketio.command").Logger()),
 		timeout: cfg.CommandTimeout,
-		workers: newWorkers(cfg.Workers, cfg.QueueSize, cfg.PerUser),
+		workers: newWorkers(cfg.Workers, cfg.QueueSize, cfg.PerUser, cfg.QueueWait),
 	}
 	s.commands = s.handlers()
 	if cfg.Metrics != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 )
@@ -13,9 +15,18 @@ import (
 // gateway sent them; at most perUser of them wait or run at once, so one
 // user flooding the link is refused (429, to them only) long before their
 // worker's queue is full and other users on it would be refused too.
+//
+// Admission control: a command that could not start within maxWait is
+// refused (503 overloaded, retryable) instead of queueing behind work that
+// will not finish soon and timing out at the gateway. At submit the wait is
+// estimated from the worker's queue length and its recent command duration
+// and the command refused at once when the estimate is past maxWait; a
+// command that still waited longer (the estimate was low) is refused when
+// its turn comes, without running, so it is never stored late.
 type workers struct {
 	perUser int
-	queues  []chan func()
+	maxWait time.Duration
+	queues  []*worker
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
@@ -23,25 +34,58 @@ type workers struct {
 	closed  bool
 }
 
-func newWorkers(n, queueSize, perUser int) *workers {
-	w := &workers{perUser: perUser, queues: make([]chan func(), n), pending: map[string]int{}}
+// worker is one goroutine's queue and its moving average of command
+// duration in nanoseconds.
+type worker struct {
+	q   chan job
+	avg atomic.Int64
+}
+
+// job is a queued command: run it, or refuse it when it waited too long.
+type job struct {
+	queued time.Time
+	run    func()
+	refuse func()
+}
+
+func newWorkers(n, queueSize, perUser int, maxWait time.Duration) *workers {
+	w := &workers{perUser: perUser, maxWait: maxWait, queues: make([]*worker, n), pending: map[string]int{}}
 	for i := range w.queues {
-		q := make(chan func(), queueSize)
-		w.queues[i] = q
+		wk := &worker{q: make(chan job, queueSize)}
+		w.queues[i] = wk
 		w.wg.Go(func() {
-			for job := range q {
-				job()
+			for j := range wk.q {
+				start := time.Now()
+				if start.Sub(j.queued) > w.maxWait {
+					j.refuse()
+					continue
+				}
+				j.run()
+				wk.observe(time.Since(start))
 			}
 		})
 	}
 	return w
 }
 
-// submit queues job for userID. It refuses with chat.ErrTooManyCommands
+// observe folds one command's duration into the worker's average (1/8
+// weight: it follows a change of load within a few dozen commands); the
+// first command sets it.
+func (wk *worker) observe(d time.Duration) {
+	old := wk.avg.Load()
+	if old == 0 {
+		wk.avg.Store(int64(d))
+		return
+	}
+	wk.avg.Store(old + (int64(d)-old)/8)
+}
+
+// submit queues run for userID. It refuses with chat.ErrTooManyCommands
 // when the user already has perUser commands waiting or running, and with
-// chat.ErrOverloaded when the worker's queue is full or the link is
-// closing.
-func (w *workers) submit(userID string, job func()) error {
+// chat.ErrOverloaded when the worker's queue is full, the expected wait is
+// past maxWait, or the link is closing. refuse answers the command if it
+// is refused later, when its turn comes too late.
+func (w *workers) submit(userID string, run, refuse func()) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -52,12 +96,17 @@ func (w *workers) submit(userID string, job func()) error {
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(userID))
-	run := func() {
-		defer w.done(userID)
-		job()
+	wk := w.queues[h.Sum32()%uint32(len(w.queues))]
+	if time.Duration(int64(len(wk.q))*wk.avg.Load()) > w.maxWait {
+		return chat.ErrOverloaded
+	}
+	j := job{
+		queued: time.Now(),
+		run:    func() { defer w.done(userID); run() },
+		refuse: func() { defer w.done(userID); refuse() },
 	}
 	select {
-	case w.queues[h.Sum32()%uint32(len(w.queues))] <- run:
+	case wk.q <- j:
 		w.pending[userID]++
 		return nil
 	default:
@@ -80,8 +129,8 @@ func (w *workers) close(ctx context.Context) {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
-		for _, q := range w.queues {
-			close(q)
+		for _, wk := range w.queues {
+			close(wk.q)
 		}
 	}
 	w.mu.Unlock()

@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/outbox"
+)
+
+// LockForSends runs three statements in one round trip. PostgreSQL runs
+// pipelined statements one after the other and each takes its own snapshot
+// when it starts (read committed), so the member and reply reads see every
+// change committed before the conversation locks were granted, exactly as
+// Bump followed by MemberIDs does for one send.
+func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendState, error) {
+	st := chat.SendState{
+		Conversations: make(map[string]chat.ConversationSeqs, len(q.ConversationIDs)),
+		ReplyTo:       map[string]string{},
+		Existing:      map[chat.ClientKey]bool{},
+	}
+	senders, keys := make([]string, len(q.Keys)), make([]string, len(q.Keys))
+	for i, k := range q.Keys {
+		senders[i], keys[i] = k.SenderID, k.ClientMsgID
+	}
+	b := &pgx.Batch{}
+	// ORDER BY under FOR UPDATE locks the rows in id order.
+	b.Queue(`SELECT id::text, last_seq, last_event_seq FROM conversations
+		WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, q.ConversationIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			var c chat.ConversationSeqs
+			if err := rows.Scan(&id, &c.LastSeq, &c.LastEventSeq); err != nil {
+				return err
+			}
+			st.Conversations[id] = c
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT conversation_id::text, user_id::text FROM members
+		WHERE conversation_id = ANY($1::uuid[]) AND removed_at IS NULL ORDER BY conversation_id, user_id`,
+		q.ConversationIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var conv, user string
+			if err := rows.Scan(&conv, &user); err != nil {
+				return err
+			}
+			if c, ok := st.Conversations[conv]; ok {
+				c.Members = append(c.Members, user)
+				st.Conversations[conv] = c
+			}
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT id::text, conversation_id::text FROM messages WHERE id = ANY($1::uuid[])`,
+		q.ReplyToIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id, conv string
+			if err := rows.Scan(&id, &conv); err != nil {
+				return err
+			}
+			st.ReplyTo[id] = conv
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT m.sender_id::text, m.client_msg_id FROM unnest($1::uuid[], $2::text[]) AS k(sender, cid)
+		JOIN messages m ON m.sender_id = k.sender AND m.client_msg_id = k.cid`, senders, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k chat.ClientKey
+			if err := rows.Scan(&k.SenderID, &k.ClientMsgID); err != nil {
+				return err
+			}
+			st.Existing[k] = true
+		}
+		return rows.Err()
+	})
+	if err := t.pgx.SendBatch(ctx, b).Close(); err != nil {
+		return chat.SendState{}, wrap(err, "lock for sends")
+	}
+	return st, nil
+}
+
+// WriteSends writes a batch with one multi-row statement per table, in one
+// round trip. Outbox rows are inserted in the order of sends (WITH
+// ORDINALITY), which is each conversation's eventSeq order, so the relay
+// publishes one conversation's events in order.
+func (t *tx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.StoredSend) error {
+	n := len(sends)
+	var (
+		bIDs              = make([]string, len(bumps))
+		bSeqs, bEventSeqs = make([]int64, len(bumps)), make([]int64, len(bumps))
+		bAt               = make([]time.Time, len(bumps))
+
+		ids, convs, senders, cids, bodies = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		replies                           = make([]*string, n)
+		seqs, eventSeqs                   = make([]int64, n), make([]int64, n)
+		created                           = make([]time.Time, n)
+
+		types    = make([]string, n)
+		payloads = make([][]byte, n)
+		evAt     = make([]time.Time, n)
+
+		obIDs, obKeys, obBodies = make([]string, n), make([]string, n), make([][]byte, n)
+	)
+	for i, bu := range bumps {
+		bIDs[i], bSeqs[i], bEventSeqs[i], bAt[i] = bu.ConversationID, bu.LastSeq, bu.LastEventSeq, bu.LastActivityAt
+	}
+	for i, s := range sends {
+		m, ev := s.Message, s.Event
+		ids[i], convs[i], senders[i], cids[i], bodies[i] = m.ID, m.ConversationID, m.SenderID, m.ClientMsgID, m.Body
+		replies[i], seqs[i], eventSeqs[i], created[i] = m.ReplyToID, m.Seq, m.EventSeq, m.CreatedAt
+		types[i], payloads[i], evAt[i] = ev.Type, ev.Payload, ev.CreatedAt
+		recipients := ev.Recipients
+		if recipients == nil {
+			recipients = []string{}
+		}
+		env, err := events.New(s.Ctx, chat.ServiceName, ev.Type, 1, events.Delivery{
+			ConversationID: ev.ConversationID, EventSeq: ev.EventSeq, Recipients: recipients, Payload: ev.Payload,
+		})
+		if err != nil {
+			return err
+		}
+		body, err := json.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("postgres: encode %s: %w", env.RoutingKey(), err)
+		}
+		obIDs[i], obKeys[i], obBodies[i] = env.ID, env.RoutingKey(), body
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE conversations c SET last_seq = u.seq, last_event_seq = u.event_seq, last_activity_at = u.at
+		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, seq, event_seq, at)
+		WHERE c.id = u.id`, bIDs, bSeqs, bEventSeqs, bAt)
+	b.Queue(`INSERT INTO messages (id, conversation_id, seq, event_seq, sender_id, client_msg_id, body, reply_to_id, created_at)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::timestamptz[])`,
+		ids, convs, seqs, eventSeqs, senders, cids, bodies, replies, created)
+	b.Queue(`INSERT INTO conversation_events (conversation_id, event_seq, type, payload, created_at)
+		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
+		convs, eventSeqs, types, payloads, evAt)
+	b.Queue(`INSERT INTO outbox (id, exchange, routing_key, aggregate_id, payload)
+		SELECT o.id, $2::text, o.key, o.agg, o.payload FROM unnest($1::uuid[], $3::text[], $4::text[], $5::jsonb[])
+			WITH ORDINALITY AS o(id, key, agg, payload, ord) ORDER BY o.ord`,
+		obIDs, events.ExchangeChat, obKeys, convs, obBodies)
+	b.Queue(`SELECT pg_notify($1, '')`, outbox.NotifyChannel)
+	return wrap(t.pgx.SendBatch(ctx, b).Close(), "write sends")
+}
