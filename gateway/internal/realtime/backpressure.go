@@ -17,8 +17,9 @@ import (
 // writable (a WebSocket write still in progress, no long-polling GET
 // pending), with no bound of its own: counting packets created against
 // packets flushed to the transport gives the backlog, and a client that
-// cannot keep up is cut off instead of growing the gateway's memory.
-func guardBuffer(sock *socket.Socket, limit int, log zerolog.Logger) {
+// cannot keep up is cut off instead of growing the gateway's memory; cut,
+// if not nil, is told (the client catches up with sync on reconnect).
+func guardBuffer(sock *socket.Socket, limit int, log zerolog.Logger, cut func()) {
 	var pending atomic.Int64
 	var once sync.Once
 	eio := sock.Conn()
@@ -27,6 +28,9 @@ func guardBuffer(sock *socket.Socket, limit int, log zerolog.Logger) {
 			once.Do(func() {
 				log.Warn().Str("socket.id", string(sock.Id())).Int("buffer.limit", limit).
 					Msg("slow client disconnected: outbound buffer full")
+				if cut != nil {
+					cut()
+				}
 				// Not from inside the engine's send path.
 				go eio.Close(true)
 			})

@@ -9,6 +9,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/trace"
 )
 
 // EventSyncRequired tells a socket that deliveries may have been missed
@@ -55,15 +56,32 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 		}
 	}
 	if len(rooms) == 0 {
+		s.countDelivery("not_here")
 		return nil
 	}
 	// The queue is at-least-once; remember the id only when something is
 	// actually emitted, so the LRU holds what matters to this instance.
 	if !s.dedupe.add(env.ID) {
+		s.countDelivery("duplicate")
 		return nil
 	}
 	// One emit to all rooms: a socket in several of them still gets one copy.
-	return s.io.To(rooms...).Emit(name, d.Payload)
+	if err := s.io.To(rooms...).Emit(name, d.Payload); err != nil {
+		s.countDelivery("failed")
+		return err
+	}
+	s.countDelivery("emitted")
+	tc, _ := trace.Parse(env.Traceparent)
+	s.deliveryLog.Info().Str("trace.id", tc.TraceID).Str("event.id", env.ID).Str("event.action", env.RoutingKey()).
+		Str("socketio.event", name).Int("recipients.local", len(rooms)).Msg("event delivered")
+	return nil
+}
+
+// countDelivery counts one delivery by outcome, when metrics are on.
+func (s *Server) countDelivery(outcome string) {
+	if s.deliveries != nil {
+		s.deliveries.WithLabelValues(outcome).Inc()
+	}
 }
 
 // RequireSync emits EventSyncRequired with reason to every local socket;

@@ -43,6 +43,9 @@ func (l *Link) Run(ctx context.Context) { l.pool.Run(ctx) }
 // Check reports whether commands can reach chat-service, for /readyz.
 func (l *Link) Check(ctx context.Context) error { return l.pool.Check(ctx) }
 
+// Up returns how many chat-service links are connected.
+func (l *Link) Up() int { return l.pool.Up() }
+
 // Send implements Commander. The payload's token, traceparent and data
 // travel as a link.Envelope on the link that serves userID. When no link
 // is up, or the link drops with the command in flight, the reply is at

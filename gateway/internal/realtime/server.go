@@ -71,6 +71,9 @@ type Server struct {
 	dedupe      *lru
 	presenceNow chan struct{}
 	commands    *metrics.Commands // nil without Options.Metrics
+	deliveries  *prometheus.CounterVec
+	// deliveryLog writes each emitted delivery at info, sampled.
+	deliveryLog zerolog.Logger
 	// okLog writes successful commands at info, sampled (logging.Sampled;
 	// failures are always written).
 	okLog zerolog.Logger
@@ -106,11 +109,22 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 		s.origins[strings.TrimRight(origin, "/")] = true
 	}
 	s.okLog = logging.Sampled(s.log)
+	s.deliveryLog = logging.Sampled(log.With().Str("event.dataset", "realtime.delivery").Logger())
 	if o.Metrics != nil {
 		s.commands = metrics.NewCommands(o.Metrics, commandNames)
-		o.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		s.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_deliveries_total", Help: "Events from the delivery queue by outcome (emitted, not_here, duplicate, failed), and slow_client_cut: sockets cut off with deliveries still queued.",
+		}, []string{"outcome"})
+		o.Metrics.MustRegister(s.deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_sockets_connected", Help: "Client sockets connected to this gateway instance.",
 		}, func() float64 { return float64(s.registry.count()) }))
+		if up, ok := link.(interface{ Up() int }); ok {
+			o.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "parley_link_up", Help: "1 while at least one link to chat-service is connected.",
+			}, func() float64 { return float64(min(up.Up(), 1)) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "parley_links_connected", Help: "Links to chat-service instances connected.",
+			}, func() float64 { return float64(up.Up()) }))
+		}
 	}
 
 	opts := socket.DefaultServerOptions()
@@ -292,7 +306,7 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	sock.Join(room(c.id.UserID))
 	s.closeAtExpiry(sock, c)
 	first := s.registry.add(c.id, sock)
-	guardBuffer(sock, s.opts.BufferLimit, s.log)
+	guardBuffer(sock, s.opts.BufferLimit, s.log, func() { s.countDelivery("slow_client_cut") })
 	for _, ev := range commands {
 		s.onCommand(sock, c, ev)
 	}
