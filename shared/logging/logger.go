@@ -25,6 +25,9 @@ type Config struct {
 	// QueueSize bounds how many records wait while Elasticsearch is slow or
 	// down; beyond it records are dropped and counted. Default DefaultQueueSize.
 	QueueSize int
+	// RetentionDays: daily log indices older than this are deleted.
+	// Default DefaultRetentionDays.
+	RetentionDays int
 	// FlushInterval is how often shipped records are committed. Default 1s.
 	FlushInterval time.Duration
 	// Stdout receives every record as well; default os.Stdout.
@@ -55,6 +58,7 @@ func New(cfg Config) (*Logging, error) {
 			Service:       cfg.Service,
 			QueueSize:     cfg.QueueSize,
 			FlushInterval: cfg.FlushInterval,
+			RetentionDays: cfg.RetentionDays,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("logging: %w", err)

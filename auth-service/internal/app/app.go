@@ -32,7 +32,7 @@ import (
 // drains, then the relay and the pruner stop. ready, if not nil, receives
 // the public HTTP address once both it and the ops address listen.
 func Run(ctx context.Context, cfg config.Config, version string, ready func(net.Addr)) error {
-	logs, err := logging.New(logging.Config{Service: auth.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+	logs, err := logging.New(logging.Config{Service: auth.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays})
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg config.Config, version string, ready func(net.
 	metrics.RegisterPool(reg, pool)
 	metrics.RegisterOutbox(reg, pool)
 	metrics.RegisterShipper(reg, logs.Shipper)
-	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, Service: auth.ServiceName, Version: version, Instance: cfg.OpsAddr}, reg); err != nil {
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays, Service: auth.ServiceName, Version: version, Instance: cfg.OpsAddr}, reg); err != nil {
 		return err
 	}
 	router := httpapi.NewRouter(httpapi.Deps{Service: svc, Verifier: verifier, Logger: log, Health: health, Metrics: reg})

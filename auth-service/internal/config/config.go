@@ -22,10 +22,13 @@ type Config struct {
 	// OpsAddr is the internal operations listener: full readiness with
 	// every dependency's status, Prometheus metrics and pprof. Never the
 	// public address.
-	OpsAddr          string        `env:"OPS_ADDR" envDefault:"127.0.0.1:9081"`
-	DatabaseURL      string        `env:"DATABASE_URL,required"`
-	AMQPURL          string        `env:"AMQP_URL,required"`
-	ElasticsearchURL string        `env:"ELASTICSEARCH_URL"`
+	OpsAddr          string `env:"OPS_ADDR" envDefault:"127.0.0.1:9081"`
+	DatabaseURL      string `env:"DATABASE_URL,required"`
+	AMQPURL          string `env:"AMQP_URL,required"`
+	ElasticsearchURL string `env:"ELASTICSEARCH_URL"`
+	// LogRetentionDays: daily log and metric indices older than this many
+	// days are deleted from Elasticsearch.
+	LogRetentionDays int           `env:"LOG_RETENTION_DAYS" envDefault:"14"`
 	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 

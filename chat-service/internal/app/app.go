@@ -35,7 +35,7 @@ import (
 // Run serves until ctx ends, then shuts down gracefully. ready, if set,
 // receives the HTTP address once listening.
 func Run(ctx context.Context, cfg config.Config, version string, ready func(net.Addr)) error {
-	lg, err := logging.New(logging.Config{Service: chat.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+	lg, err := logging.New(logging.Config{Service: chat.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays})
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 	wg.Go(func() { relay.Run(bg) })
 	wg.Go(func() { consumers.Run(bg) })
 	wg.Go(func() { sweep(bg, log, cfg, presence, store) })
-	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, Service: chat.ServiceName,
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays, Service: chat.ServiceName,
 		Version: version, Instance: cfg.OpsAddr}, registry); err != nil {
 		return err
 	}

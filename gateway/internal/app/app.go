@@ -102,7 +102,7 @@ func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 		a.loader.Refresh(bg, a.store, a.cfg.RevocationResync)
 	})
 	wg.Go(func() { a.store.RunPruner(bg, time.Minute) })
-	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: a.cfg.ElasticsearchURL, Service: Service,
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: a.cfg.ElasticsearchURL, RetentionDays: a.cfg.LogRetentionDays, Service: Service,
 		Version: a.version, Instance: a.cfg.GatewayID}, a.reg); err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 // until ctx ends), so the revocation consumer can start before anything
 // else.
 func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err error) {
-	logs, err := logging.New(logging.Config{Service: Service, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+	logs, err := logging.New(logging.Config{Service: Service, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays})
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ type Config struct {
 
 	AMQPURL          string `env:"AMQP_URL,required"`
 	ElasticsearchURL string `env:"ELASTICSEARCH_URL"`
+	// LogRetentionDays: daily log and metric indices older than this many
+	// days are deleted from Elasticsearch.
+	LogRetentionDays int    `env:"LOG_RETENTION_DAYS" envDefault:"14"`
 	LogLevel         string `env:"LOG_LEVEL" envDefault:"info"`
 
 	// CookieSecure forces the Secure cookie attribute; it is forced anyway

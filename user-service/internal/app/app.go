@@ -32,7 +32,7 @@ import (
 // ready, if not nil, receives the public HTTP address once both it and the
 // ops address listen.
 func Run(ctx context.Context, cfg config.Config, version string, ready func(net.Addr)) error {
-	logs, err := logging.New(logging.Config{Service: users.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL})
+	logs, err := logging.New(logging.Config{Service: users.ServiceName, Version: version, Level: cfg.Level(), ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays})
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg config.Config, version string, ready func(net.
 	metrics.RegisterOutbox(reg, pool)
 	metrics.RegisterShipper(reg, logs.Shipper)
 	metrics.RegisterConsumer(reg, consumer)
-	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, Service: users.ServiceName, Version: version, Instance: cfg.OpsAddr}, reg); err != nil {
+	if err := metrics.Report(bg, &wg, metrics.ReporterConfig{ElasticsearchURL: cfg.ElasticsearchURL, RetentionDays: cfg.LogRetentionDays, Service: users.ServiceName, Version: version, Instance: cfg.OpsAddr}, reg); err != nil {
 		return err
 	}
 	router := httpapi.NewRouter(httpapi.Deps{Service: svc, Verifier: verifier, Logger: log, Health: health, Metrics: reg})
