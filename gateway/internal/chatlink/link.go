@@ -2,29 +2,32 @@ package chatlink
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/shared/logging"
+	"github.com/parleychat/parley/shared/sioclient"
 )
 
 // link keeps one connection to one chat-service instance, reconnecting
 // with capped backoff for as long as its Run lasts.
 type link struct {
-	base, wsURL string
-	pool        *Pool
-	log         zerolog.Logger
-	cur         atomic.Pointer[conn]
+	base string
+	pool *Pool
+	log  zerolog.Logger
+	cur  atomic.Pointer[sioclient.Client]
 }
 
 // current returns the connected connection, or nil when there is none or
 // it has ended (its run may not have returned yet).
-func (l *link) current() *conn {
-	if c := l.cur.Load(); c != nil && c.alive() {
+func (l *link) current() *sioclient.Client {
+	if c := l.cur.Load(); c != nil && c.Alive() {
 		return c
 	}
 	return nil
@@ -72,15 +75,20 @@ func (l *link) connectOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, l.pool.opts.ConnectTimeout)
-	c, err := dial(cctx, l.wsURL, tok, l.pool.opts.HTTPClient)
+	c, err := dial(cctx, l.base, tok, l.pool.opts.HTTPClient)
 	cancel()
 	if err != nil {
 		return false, err
 	}
 	since := time.Now()
 	l.cur.Store(c)
-	l.log.Info().Str("link.sid", c.open.SID).Msg("chat link connected")
-	reason := c.run(ctx)
+	l.log.Info().Str("link.sid", c.SID()).Msg("chat link connected")
+	select {
+	case <-ctx.Done():
+		_ = c.Close()
+	case <-c.Done():
+	}
+	reason := c.Err()
 	l.cur.CompareAndSwap(c, nil)
 	ev := l.log.Warn()
 	if ctx.Err() != nil {
@@ -92,12 +100,11 @@ func (l *link) connectOnce(ctx context.Context) (bool, error) {
 
 // newLink prepares a link to the chat-service at base.
 func newLink(p *Pool, base string) (*link, error) {
-	ws, err := socketURL(base)
-	if err != nil {
-		return nil, err
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("chatlink: %q: want an http(s) URL", base)
 	}
 	return &link{
-		base: base, wsURL: ws, pool: p,
+		base: base, pool: p,
 		log: p.opts.Log.With().Str("event.dataset", "socketio.link").Str("url.full", base).Logger(),
 	}, nil
 }
@@ -106,4 +113,22 @@ func newLink(p *Pool, base string) (*link, error) {
 // state or proxy settings: the link is an internal connection.
 func defaultClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{Proxy: nil, ForceAttemptHTTP2: false}}
+}
+
+// dial connects to the chat-service at base and joins "/" with token,
+// within ctx: the WebSocket upgrade carries the token as a bearer
+// Authorization header, and the namespace CONNECT carries it as
+// {"token": ...}. It waits sioclient.DefaultSettle after the admission: the
+// link cannot see chat-service's side, and the server library closes a
+// connection whose first packet comes too early.
+func dial(ctx context.Context, base, token string, client *http.Client) (*sioclient.Client, error) {
+	c, err := sioclient.Dial(ctx, base, sioclient.Options{
+		Header:     http.Header{"Authorization": {"Bearer " + token}},
+		Auth:       map[string]string{"token": token},
+		HTTPClient: client,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chatlink: %w", err)
+	}
+	return c, nil
 }

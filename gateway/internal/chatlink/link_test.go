@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/parleychat/parley/shared/sioclient"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -90,9 +91,9 @@ func TestRefusedConnectIsRetried(t *testing.T) {
 	if got := chat.refused.Load(); got != 3 {
 		t.Errorf("refused %d attempts, want 3", got)
 	}
-	var ce connectError
-	_, err := dial(context.Background(), mustSocketURL(t, chat.url()), "bad", defaultClient())
-	if !errors.As(err, &ce) || ce.Data.Code != "unauthorized" {
+	var ce *sioclient.ConnectError
+	_, err := dial(context.Background(), chat.url(), "bad", defaultClient())
+	if !errors.As(err, &ce) || ce.Code != "unauthorized" {
 		t.Errorf("dial with a bad token: %v, want a connect error with code unauthorized", err)
 	}
 }
@@ -261,13 +262,4 @@ func TestRestartRecoversWithinASecond(t *testing.T) {
 			t.Errorf("round %d: commands flowed %s after chat-service was ready, want within 1 s", round, took)
 		}
 	}
-}
-
-func mustSocketURL(t *testing.T, base string) string {
-	t.Helper()
-	u, err := socketURL(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

@@ -1,9 +1,6 @@
-// Package chatlink is the gateway's client of the link to chat-service: a
-// small Socket.IO v5 client over Engine.IO v4 WebSocket only, written for
-// this one use. It connects within a deadline (no timers of its own),
-// writes from one goroutine, matches acks by id with a per-command
-// timeout, and when a connection fails answers every command waiting on it
-// at once. A Pool keeps one link per chat-service instance and spreads
+// Package chatlink is the gateway's client of the link to chat-service,
+// over shared/sioclient (Socket.IO v5 over Engine.IO v4 WebSocket): a Pool
+// keeps one link per chat-service instance, reconnects each, and spreads
 // users over them.
 package chatlink
 
@@ -19,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/parleychat/parley/shared/sioclient"
 )
 
 // Options configure a Pool; zero durations take defaults.
@@ -106,15 +105,15 @@ func (p *Pool) Send(key, event string, arg json.RawMessage, timeout time.Duratio
 		}
 		return
 	}
-	c.send(event, arg, timeout, reply)
+	c.Send(event, arg, timeout, reply)
 }
 
 // pick returns the first connected link in key's order.
-func (p *Pool) pick(key string) *conn {
+func (p *Pool) pick(key string) *sioclient.Client {
 	if len(p.links) == 1 {
 		return p.links[0].current()
 	}
-	var best *conn
+	var best *sioclient.Client
 	var bestScore uint64
 	for _, l := range p.links {
 		c := l.current()

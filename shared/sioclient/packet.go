@@ -1,4 +1,4 @@
-package chatlink
+package sioclient
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ const (
 
 // errMalformed marks a frame this client cannot parse; the connection that
 // sent it is closed.
-var errMalformed = errors.New("chatlink: malformed frame")
+var errMalformed = errors.New("sioclient: malformed frame")
 
 // openPacket is the server's Engine.IO handshake.
 type openPacket struct {
@@ -126,8 +126,12 @@ func parsePacket(b []byte) (packet, error) {
 	return p, nil
 }
 
-// appendConnect appends the frame of a CONNECT to "/" with auth.
+// appendConnect appends the frame of a CONNECT to "/" with auth (none
+// when nil).
 func appendConnect(dst []byte, auth any) ([]byte, error) {
+	if auth == nil {
+		return append(dst, engineMessage, packetConnect), nil
+	}
 	raw, err := json.Marshal(auth)
 	if err != nil {
 		return nil, err
@@ -136,34 +140,57 @@ func appendConnect(dst []byte, auth any) ([]byte, error) {
 	return append(dst, raw...), nil
 }
 
-// appendEvent appends the frame of EVENT [name, arg] to "/", with an ack
-// id when withID is set. name must be JSON-safe (the link's command names
-// are constants); arg is written as given.
+// appendEvent appends the frame of EVENT [name, arg] to "/" ([name] when
+// arg is empty), with an ack id when withID is set. arg is written as
+// given.
 func appendEvent(dst []byte, name string, arg json.RawMessage, id uint64, withID bool) []byte {
 	dst = append(dst, engineMessage, packetEvent)
 	if withID {
 		dst = strconv.AppendUint(dst, id, 10)
 	}
 	dst = append(dst, '[')
-	dst = strconv.AppendQuote(dst, name)
-	dst = append(dst, ',')
-	dst = append(dst, arg...)
+	name8, _ := json.Marshal(name) // a string always marshals
+	dst = append(dst, name8...)
+	if len(arg) > 0 {
+		dst = append(dst, ',')
+		dst = append(dst, arg...)
+	}
 	return append(dst, ']')
 }
 
-// connectError is the data of a CONNECT_ERROR packet.
-type connectError struct {
-	Message string `json:"message"`
-	Data    struct {
-		Code string `json:"code"`
-	} `json:"data"`
+// ConnectError is a refusal by the server (a CONNECT_ERROR packet):
+// Message is its message, Data its data (raw JSON, possibly empty) and
+// Code the data's "code" when it has one.
+type ConnectError struct {
+	Message string
+	Code    string
+	Data    json.RawMessage
 }
 
-func (e connectError) Error() string {
-	if e.Data.Code != "" {
-		return "chatlink: connect refused: " + e.Message + " (" + e.Data.Code + ")"
+func (e *ConnectError) Error() string {
+	if e.Code != "" {
+		return "sioclient: connect refused: " + e.Message + " (" + e.Code + ")"
 	}
-	return "chatlink: connect refused: " + e.Message
+	return "sioclient: connect refused: " + e.Message
+}
+
+// parseConnectError decodes a CONNECT_ERROR's data into a *ConnectError.
+func parseConnectError(data json.RawMessage) error {
+	var raw struct {
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("%w: connect error: %v", errMalformed, err)
+	}
+	e := &ConnectError{Message: raw.Message, Data: raw.Data}
+	var code struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(raw.Data, &code) == nil {
+		e.Code = code.Code
+	}
+	return e
 }
 
 // clip shortens a frame for an error message.

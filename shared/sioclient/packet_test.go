@@ -1,4 +1,4 @@
-package chatlink
+package sioclient
 
 import (
 	"encoding/json"
