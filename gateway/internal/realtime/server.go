@@ -51,6 +51,14 @@ type Options struct {
 	// SocketsPerUser caps one user's sockets on this instance; a handshake
 	// beyond it gets connect_error too_many_sockets.
 	SocketsPerUser int
+	// PingInterval is how often the server pings each client; PingTimeout
+	// how long it waits for the pong. Defaults 25s and 30s. PingTimeout is
+	// kept above PingInterval: the server library (v3.0.6) arms the pong
+	// timer only after sending the ping, so a pong that beats it leaves the
+	// timer armed, and with a timeout shorter than the interval that timer
+	// closes a healthy socket ("ping timeout") before the next ping clears
+	// it. Longer than the interval, the next ping always clears it first.
+	PingInterval, PingTimeout time.Duration
 	// Metrics, if set, receives the Socket.IO metrics: commands by name and
 	// outcome with their latency, and the sockets connected.
 	Metrics prometheus.Registerer
@@ -96,6 +104,12 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	if o.SocketsPerUser <= 0 {
 		o.SocketsPerUser = 16
 	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.PingTimeout <= o.PingInterval {
+		o.PingTimeout = o.PingInterval + o.PingInterval/5
+	}
 	s := &Server{
 		auth: auth, link: link, minter: minter, opts: o,
 		log:      log.With().Str("event.dataset", "socketio").Logger(),
@@ -130,8 +144,8 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetMaxHttpBufferSize(o.MaxMessageBytes)
-	opts.SetPingInterval(25 * time.Second)
-	opts.SetPingTimeout(20 * time.Second)
+	opts.SetPingInterval(o.PingInterval)
+	opts.SetPingTimeout(o.PingTimeout)
 	opts.SetAllowRequest(s.allowRequest)
 	opts.SetCors(&types.Cors{Origin: o.AllowedOrigins, Credentials: true})
 	// Socket.IO's own session cookie (sticky sessions) is not needed: any
