@@ -88,8 +88,12 @@ func New(cfg Config) *Server {
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetPath(Path)
+	// The pong timeout stays above the interval: the server library arms it
+	// after sending each ping, so a pong that beats it leaves it running,
+	// and only a next ping that comes first clears it (see the gateway's
+	// realtime.Options for the test that shows it).
 	opts.SetPingInterval(10 * time.Second)
-	opts.SetPingTimeout(10 * time.Second)
+	opts.SetPingTimeout(15 * time.Second)
 	// One packet is one command; 1 MiB leaves room for a large sync request.
 	opts.SetMaxHttpBufferSize(1 << 20)
 	io := socket.NewServer(nil, opts)
