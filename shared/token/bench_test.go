@@ -50,3 +50,17 @@ func BenchmarkSign(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyCached is BenchmarkVerify with WithCache: the cost of a
+// command whose token was already checked (same user, same second).
+func BenchmarkVerifyCached(b *testing.B) {
+	gwKey := tokentest.NewKey(b)
+	raw := tokentest.Must(b)(tokentest.Signer(b, gwKey, token.IssuerGateway).Internal("user-1", token.AudienceChat, token.MaxInternalTTL))
+	v := tokentest.Verifier(b, tokentest.KeySet(b, gwKey), token.IssuerGateway, token.AudienceChat, token.WithCache(1024))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -12,3 +12,10 @@ var (
 	ReasonNoIAT      = errNoIAT
 	ReasonLifetime   = errLifetime
 )
+
+// CacheLen is how many accepted tokens v remembers.
+func CacheLen(v *Verifier) int {
+	v.cache.mu.Lock()
+	defer v.cache.mu.Unlock()
+	return len(v.cache.entries)
+}

@@ -34,6 +34,7 @@ type Verifier struct {
 	maxLifetime time.Duration
 	now         func() time.Time
 	parser      *jwt.Parser
+	cache       *verifyCache // nil unless WithCache
 }
 
 // VerifierOption tunes a Verifier.
@@ -100,6 +101,11 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, errTooLong)
 	}
+	if v.cache != nil {
+		if c, ok := v.cache.get(raw, v.now(), v.leeway); ok {
+			return c, nil
+		}
+	}
 	c := &Claims{}
 	if _, err := v.parser.ParseWithClaims(raw, c, v.key); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -119,6 +125,9 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 		if life := c.ExpiresAt.Sub(c.IssuedAt.Time); life > v.maxLifetime+v.leeway {
 			return nil, fmt.Errorf("%w: %w (%s > %s)", ErrInvalid, errLifetime, life, v.maxLifetime)
 		}
+	}
+	if v.cache != nil {
+		v.cache.put(raw, c, v.now())
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,13 +14,18 @@ import (
 // BenchmarkSend measures persisted messages per second through the real
 // store: each Send is one transaction writing the message, the change-log
 // event and the outbox row. "hot" sends into one conversation (serialised
-// by its row lock, the worst case); "spread" into 64 conversations.
-// Run: go test -run '^$' -bench Send -benchtime 5s ./internal/chat/
+// by its row lock, the worst case); "spread" into 64 conversations;
+// "wide" is the link's shape under load: 200 conversations and 64 senders
+// at once (32 link workers per gateway, two gateways). Besides msgs/s it
+// reports this process's CPU per message (cpu-ms/msg: the service's side
+// of the store path, pgx included) and, with -benchmem, allocations.
+// Run: go test -run '^$' -bench Send -benchtime 5s -benchmem ./internal/chat/
 func BenchmarkSend(b *testing.B) {
 	for _, tc := range []struct {
-		name  string
-		convs int
-	}{{"hot", 1}, {"spread", 64}} {
+		name     string
+		convs    int
+		parallel int // senders per GOMAXPROCS
+	}{{"hot", 1, 8}, {"spread", 64, 8}, {"wide", 200, 32}} {
 		b.Run(tc.name, func(b *testing.B) {
 			e := newBenchEnv(b)
 			users := make([]string, 8)
@@ -35,9 +41,9 @@ func BenchmarkSend(b *testing.B) {
 				convs[i] = c.ID
 			}
 			var n atomic.Int64
-			b.SetParallelism(8) // 8 × GOMAXPROCS senders keep the database busy
+			b.SetParallelism(tc.parallel)
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)
@@ -49,8 +55,16 @@ func BenchmarkSend(b *testing.B) {
 					}
 				}
 			})
-			elapsed := time.Since(start)
+			elapsed, used := time.Since(start), cpuTime()-cpu
 			b.ReportMetric(float64(n.Load())/elapsed.Seconds(), "msgs/s")
+			b.ReportMetric(float64(used.Microseconds())/1000/float64(n.Load()), "cpu-ms/msg")
 		})
 	}
+}
+
+// cpuTime is the CPU this process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

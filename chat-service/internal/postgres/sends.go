@@ -13,7 +13,12 @@ import (
 	"github.com/parleychat/parley/shared/outbox"
 )
 
-// LockForSends runs three statements in one round trip. PostgreSQL runs
+// Arrays of ids are sent as text[] and cast to uuid[] by the server: pgx
+// has no binary encoding of []string as uuid[] and falls back to text only
+// after building (and formatting) an error for the whole array, which cost
+// more than the rest of the encoding.
+
+// LockForSends runs four statements in one round trip. PostgreSQL runs
 // pipelined statements one after the other and each takes its own snapshot
 // when it starts (read committed), so the member and reply reads see every
 // change committed before the conversation locks were granted, exactly as
@@ -31,7 +36,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 	b := &pgx.Batch{}
 	// ORDER BY under FOR UPDATE locks the rows in id order.
 	b.Queue(`SELECT id::text, last_seq, last_event_seq FROM conversations
-		WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, q.ConversationIDs).Query(func(rows pgx.Rows) error {
+		WHERE id = ANY($1::text[]::uuid[]) ORDER BY id FOR UPDATE`, q.ConversationIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			var c chat.ConversationSeqs
@@ -43,7 +48,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 		return rows.Err()
 	})
 	b.Queue(`SELECT conversation_id::text, user_id::text FROM members
-		WHERE conversation_id = ANY($1::uuid[]) AND removed_at IS NULL ORDER BY conversation_id, user_id`,
+		WHERE conversation_id = ANY($1::text[]::uuid[]) AND removed_at IS NULL ORDER BY conversation_id, user_id`,
 		q.ConversationIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var conv, user string
@@ -57,7 +62,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT id::text, conversation_id::text FROM messages WHERE id = ANY($1::uuid[])`,
+	b.Queue(`SELECT id::text, conversation_id::text FROM messages WHERE id = ANY($1::text[]::uuid[])`,
 		q.ReplyToIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id, conv string
@@ -68,7 +73,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT m.sender_id::text, m.client_msg_id FROM unnest($1::uuid[], $2::text[]) AS k(sender, cid)
+	b.Queue(`SELECT m.sender_id::text, m.client_msg_id FROM unnest($1::text[]::uuid[], $2::text[]) AS k(sender, cid)
 		JOIN messages m ON m.sender_id = k.sender AND m.client_msg_id = k.cid`, senders, keys).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var k chat.ClientKey
@@ -133,16 +138,16 @@ func (t *tx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE conversations c SET last_seq = u.seq, last_event_seq = u.event_seq, last_activity_at = u.at
-		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, seq, event_seq, at)
+		FROM unnest($1::text[]::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, seq, event_seq, at)
 		WHERE c.id = u.id`, bIDs, bSeqs, bEventSeqs, bAt)
 	b.Queue(`INSERT INTO messages (id, conversation_id, seq, event_seq, sender_id, client_msg_id, body, reply_to_id, created_at)
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::timestamptz[])`,
+		SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::bigint[], $4::bigint[], $5::text[]::uuid[], $6::text[], $7::text[], $8::text[]::uuid[], $9::timestamptz[])`,
 		ids, convs, seqs, eventSeqs, senders, cids, bodies, replies, created)
 	b.Queue(`INSERT INTO conversation_events (conversation_id, event_seq, type, payload, created_at)
-		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
+		SELECT * FROM unnest($1::text[]::uuid[], $2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
 		convs, eventSeqs, types, payloads, evAt)
 	b.Queue(`INSERT INTO outbox (id, exchange, routing_key, aggregate_id, payload)
-		SELECT o.id, $2::text, o.key, o.agg, o.payload FROM unnest($1::uuid[], $3::text[], $4::text[], $5::jsonb[])
+		SELECT o.id, $2::text, o.key, o.agg, o.payload FROM unnest($1::text[]::uuid[], $3::text[], $4::text[], $5::jsonb[])
 			WITH ORDINALITY AS o(id, key, agg, payload, ord) ORDER BY o.ord`,
 		obIDs, events.ExchangeChat, obKeys, convs, obBodies)
 	b.Queue(`SELECT pg_notify($1, '')`, outbox.NotifyChannel)

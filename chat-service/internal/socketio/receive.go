@@ -42,9 +42,7 @@ func (s *Server) receive(name string, cmd command, args []any) {
 	}
 	var env link.Envelope
 	if len(args) == 1 {
-		if raw, err := json.Marshal(args[0]); err == nil {
-			env, _ = decodeEnvelope(raw)
-		}
+		env = envelopeOf(args[0])
 	}
 	tc := trace.Continue(env.Traceparent)
 	userID, err := s.user(env.Token)
@@ -117,6 +115,32 @@ func (s *Server) failure(log zerolog.Logger, name, traceID string, err error) li
 			Msg("socket.io command failed")
 	}
 	return link.Failed(p.Public(traceID))
+}
+
+// envelopeOf reads the envelope the Socket.IO decoder handed over. It is
+// a JSON object decoded into a map: token and traceparent are taken as they
+// are and only data is encoded again, for the strict decoding of each
+// command (decodeData), instead of encoding the whole envelope (with its
+// token) and decoding it once more. Anything else goes the long way.
+func envelopeOf(arg any) link.Envelope {
+	m, ok := arg.(map[string]any)
+	if !ok {
+		raw, err := json.Marshal(arg)
+		if err != nil {
+			return link.Envelope{}
+		}
+		env, _ := decodeEnvelope(raw)
+		return env
+	}
+	var env link.Envelope
+	env.Token, _ = m["token"].(string)
+	env.Traceparent, _ = m["traceparent"].(string)
+	if d, ok := m["data"]; ok {
+		if raw, err := json.Marshal(d); err == nil {
+			env.Data = raw
+		}
+	}
+	return env
 }
 
 // decodeEnvelope reads a command's envelope. Like every link reader it is
