@@ -3,6 +3,9 @@ package realtime
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,12 +15,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/sioclient"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -118,63 +120,71 @@ func (r *rig) sessionToken(userID, sid string) string {
 	return raw
 }
 
-// dial connects a Go Socket.IO client with the given headers and waits for
-// connect or connect_error. It returns the socket and the error, if any.
+// dial connects a client with the given headers over transport
+// ("websocket" or "polling") and returns once the server has registered
+// the socket, or with the refusal: a connect_error as errConnect, a
+// refused Engine.IO handshake as another error. Over polling it returns
+// no socket: the tests use that transport for admission only.
 //
-// The Go client has a start-up race (its Manager subscribes to the engine's
-// "open" after the engine may already have opened on a fast loopback), which
-// shows up as a connect "timeout" with nothing refused; such attempts are
-// retried. A refusal is a connect_error with another reason and is returned.
-func (r *rig) dial(headers http.Header, transport string) (*client.Socket, error) {
+// Waiting for the registration, not only for the CONNECT answer, matters:
+// the server library writes that answer before it records the namespace
+// as joined, and closes a connection whose next packet arrives in between;
+// the application's connection handler, which registers the socket, runs
+// after that. It also settles the per-user reservation before a test
+// looks at it.
+func (r *rig) dial(headers http.Header, transport string) (*testSock, error) {
 	r.t.Helper()
-	var err error
-	for range 4 {
-		var sock *client.Socket
-		if sock, err = r.dialOnce(headers, transport, 2*time.Second); err == nil || err.Error() != "connect_error: timeout" {
-			return sock, err
-		}
+	if transport == "polling" {
+		return nil, r.dialPolling(headers)
 	}
-	return nil, err
-}
-
-func (r *rig) dialOnce(headers http.Header, transport string, timeout time.Duration) (*client.Socket, error) {
-	r.t.Helper()
-	opts := client.DefaultOptions()
-	opts.SetForceNew(true)
-	opts.SetReconnection(false)
-	opts.SetTimeout(timeout)
-	if transport == "websocket" {
-		opts.SetTransports(types.NewSet(client.WebSocket))
-	} else {
-		opts.SetTransports(types.NewSet(client.Polling))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := newTestSock()
+	c, err := sioclient.Dial(ctx, r.http.URL, sioclient.Options{Header: headers, OnEvent: s.onEvent, Settle: -1})
+	var ce *sioclient.ConnectError
+	if errors.As(err, &ce) {
+		return nil, newErrConnect(ce.Message, ce.Data)
 	}
-	opts.SetExtraHeaders(headers)
-	// The library connects on its own (SetAutoConnect(false) + Connect()
-	// can send CONNECT twice, which the server answers by closing), so
-	// "connect" may fire before the handler exists: Connected() is checked
-	// after registering. A refusal missed the same way shows up as the
-	// timeout below.
-	sock, err := client.Connect(r.http.URL, opts)
 	if err != nil {
 		return nil, err
 	}
-	r.t.Cleanup(func() { sock.Disconnect() })
-	done := make(chan error, 2)
-	sock.On("connect", func(...any) { done <- nil })
-	sock.On("connect_error", func(args ...any) { done <- connectError(args) })
-	if sock.Connected() {
-		done <- nil
+	s.c = c
+	go s.watch()
+	r.t.Cleanup(s.Disconnect)
+	if err := r.awaitRegistered(c.ID(), c.Done()); err != nil {
+		return nil, err
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			sock.Disconnect()
+	return s, nil
+}
+
+// awaitRegistered waits until the server's registry holds the socket id,
+// or fails when gone closes first or 10 s pass.
+func (r *rig) awaitRegistered(id string, gone <-chan struct{}) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.registered(id) {
+		select {
+		case <-gone:
+			return fmt.Errorf("socket %s closed before the server registered it", id)
+		default:
 		}
-		return sock, err
-	case <-time.After(2 * timeout):
-		sock.Disconnect()
-		return nil, errConnect{msg: "timeout"}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("socket %s not registered within 10s", id)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
+	return nil
+}
+
+// registered reports whether a socket with id is in the server's registry.
+func (r *rig) registered(id string) bool {
+	for _, u := range r.srv.registry.userIDs() {
+		for _, e := range r.srv.registry.sockets(u) {
+			if string(e.sock.Id()) == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // errConnect is a refused connection; code is the server's data.code and
@@ -186,15 +196,10 @@ type errConnect struct {
 
 func (e errConnect) Error() string { return "connect_error: " + e.msg }
 
-func connectError(args []any) errConnect {
-	e := errConnect{msg: describe(args)}
-	for _, a := range args {
-		if x, ok := a.(*types.ExtendedError); ok {
-			if m, ok := x.Data.(map[string]any); ok {
-				e.code, _ = m["code"].(string)
-				e.data = m
-			}
-		}
+func newErrConnect(msg string, data json.RawMessage) errConnect {
+	e := errConnect{msg: msg}
+	if json.Unmarshal(data, &e.data) == nil {
+		e.code, _ = e.data["code"].(string)
 	}
 	return e
 }

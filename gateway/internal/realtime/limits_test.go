@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	client "github.com/zishang520/socket.io/clients/socket/v3"
 )
 
 // wantProblem checks that m carries a problem's public fields.
@@ -27,7 +25,7 @@ func wantProblem(t *testing.T, what string, m map[string]any, status int, code s
 func TestSocketsPerUserCap(t *testing.T) {
 	r := newRig(t, Options{SocketsPerUser: 2})
 	a := cookie(r.sessionToken("user-a", "s1"))
-	var open []*client.Socket
+	var open []*testSock
 	for i := range 2 {
 		sock, err := r.dial(a, "websocket")
 		if err != nil {
@@ -90,7 +88,7 @@ func TestForeignOriginIsProblem(t *testing.T) {
 }
 
 // emitAck sends event with data and returns the ack's first argument.
-func emitAck(t *testing.T, sock *client.Socket, event string, data any) map[string]any {
+func emitAck(t *testing.T, sock *testSock, event string, data any) map[string]any {
 	t.Helper()
 	got := make(chan []any, 1)
 	if err := sock.Emit(event, data, func(args []any, err error) { got <- args }); err != nil {
