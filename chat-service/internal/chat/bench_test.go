@@ -40,6 +40,7 @@ func BenchmarkSend(b *testing.B) {
 				}
 				convs[i] = c.ID
 			}
+			svc, counted := e.counted(b, unlimited())
 			var n atomic.Int64
 			b.SetParallelism(tc.parallel)
 			b.ResetTimer()
@@ -47,7 +48,7 @@ func BenchmarkSend(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)
-					_, _, err := e.svc.Send(context.Background(), users[i%int64(len(users))], chat.NewMessage{
+					_, _, err := svc.Send(context.Background(), users[i%int64(len(users))], chat.NewMessage{
 						ConversationID: convs[i%int64(len(convs))], ClientMsgID: fmt.Sprintf("b-%d", i), Body: "benchmark message body"})
 					if err != nil {
 						b.Error(err)
@@ -58,6 +59,8 @@ func BenchmarkSend(b *testing.B) {
 			elapsed, used := time.Since(start), cpuTime()-cpu
 			b.ReportMetric(float64(n.Load())/elapsed.Seconds(), "msgs/s")
 			b.ReportMetric(float64(used.Microseconds())/1000/float64(n.Load()), "cpu-ms/msg")
+			b.ReportMetric(float64(counted.stmts.Load())/float64(n.Load()), "stmts/msg")
+			b.ReportMetric(float64(counted.trips.Load())/float64(n.Load()), "trips/msg")
 		})
 	}
 }
