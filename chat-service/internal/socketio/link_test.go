@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/postgres"
@@ -32,6 +31,8 @@ type fixture struct {
 	store   *postgres.Store
 	svc     *chat.Service
 	gateway *token.Signer
+	// connected knows which link sockets the server has taken.
+	connected *connectedLog
 }
 
 // newFixture serves a link over its own database; tune, if given, adjusts
@@ -50,7 +51,8 @@ func newFixture(t *testing.T, tune ...func(*socketio.Config)) *fixture {
 		t.Fatal(err)
 	}
 	svc := chat.NewService(store, nil, chat.DefaultConfig)
-	cfg := socketio.Config{Service: svc, Verifier: v, Logger: zerolog.Nop()}
+	connected := &connectedLog{}
+	cfg := socketio.Config{Service: svc, Verifier: v, Logger: zerolog.New(connected)}
 	for _, f := range tune {
 		f(&cfg)
 	}
@@ -64,7 +66,7 @@ func newFixture(t *testing.T, tune ...func(*socketio.Config)) *fixture {
 		link.Close(ctx)
 		srv.Close()
 	})
-	return &fixture{url: srv.URL, link: link, store: store, svc: svc, gateway: gw}
+	return &fixture{url: srv.URL, link: link, store: store, svc: svc, gateway: gw, connected: connected}
 }
 
 func (f *fixture) user(t *testing.T) string {
@@ -86,10 +88,11 @@ func (f *fixture) tokenFor(t *testing.T, sub, aud string) string {
 }
 
 // dial opens a link with token tok, sent like the gateway does, and
-// reports whether the server accepted it.
-func (f *fixture) dial(t *testing.T, tok string) (*client.Socket, bool) {
+// reports whether the server accepted it; an accepted link is returned
+// once the server's connection handler has run for it.
+func (f *fixture) dial(t *testing.T, tok string) (*linktest.Link, bool) {
 	t.Helper()
-	return linktest.Dial(t, f.url, tok, tok)
+	return linktest.DialReady(t, f.url, tok, tok, f.connected.connected)
 }
 
 // ack is a decoded command acknowledgement.
@@ -112,7 +115,7 @@ type ack struct {
 }
 
 // command emits name with the link envelope and waits for the ack.
-func command(t *testing.T, sock *client.Socket, name, userToken string, data any) ack {
+func command(t *testing.T, sock *linktest.Link, name, userToken string, data any) ack {
 	t.Helper()
 	select {
 	case a := <-emit(t, sock, name, userToken, data):
@@ -124,8 +127,8 @@ func command(t *testing.T, sock *client.Socket, name, userToken string, data any
 }
 
 // emit sends name with the link envelope and returns where its ack will
-// arrive; the command is on the wire when emit returns.
-func emit(t *testing.T, sock *client.Socket, name, userToken string, data any) <-chan ack {
+// arrive; the link writes commands in the order emit was called.
+func emit(t *testing.T, sock *linktest.Link, name, userToken string, data any) <-chan ack {
 	t.Helper()
 	got := make(chan ack, 1)
 	err := sock.Emit(name, map[string]any{"token": userToken, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "data": data},
@@ -162,7 +165,7 @@ func TestHandshakeNeedsAnInternalTokenForChat(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("connect auth "+tc.name, func(t *testing.T) {
-			if _, ok := linktest.Dial(t, f.url, valid, tc.tok); ok != tc.want {
+			if _, ok := linktest.DialReady(t, f.url, valid, tc.tok, f.connected.connected); ok != tc.want {
 				t.Errorf("connected = %v, want %v", ok, tc.want)
 			}
 		})
@@ -230,7 +233,7 @@ func TestTransportRefusesWithoutToken(t *testing.T) {
 
 // directOverLink creates a direct conversation between two new users and
 // opens a link, for tests of commands.
-func (f *fixture) directOverLink(t *testing.T) (alice, bob string, conv chat.Conversation, sock *client.Socket) {
+func (f *fixture) directOverLink(t *testing.T) (alice, bob string, conv chat.Conversation, sock *linktest.Link) {
 	t.Helper()
 	alice, bob = f.user(t), f.user(t)
 	conv, _, err := f.svc.CreateConversation(context.Background(), alice, chat.NewConversation{Kind: chat.KindDirect, Members: []string{bob}})
@@ -260,14 +263,14 @@ func TestCommandsOverTheLink(t *testing.T) {
 
 	// Concurrent retries of the same clientMsgId all get the one message.
 	var wg sync.WaitGroup
-	ids := make([]string, 5)
-	for i := range ids {
-		wg.Go(func() { ids[i] = command(t, sock, "message:send", at, send).Message.ID })
+	acks := make([]ack, 5)
+	for i := range acks {
+		wg.Go(func() { acks[i] = command(t, sock, "message:send", at, send) })
 	}
 	wg.Wait()
-	for i, id := range ids {
-		if id != first {
-			t.Errorf("retry %d got message %q, want %s", i, id, first)
+	for i, a := range acks {
+		if a.Message.ID != first {
+			t.Errorf("retry %d got message %q (error %+v), want %s", i, a.Message.ID, a.Error, first)
 		}
 	}
 
