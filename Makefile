@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 MODULES := shared gateway auth-service user-service chat-service e2e
 INFRA := scripts/infra
 
-.PHONY: up down infra test test-unit test-fault test-fuzz fuzz bench bench-messages bench-gateway build vet fmt
+.PHONY: up down infra test test-unit test-fault test-fuzz fuzz contract bench bench-messages bench-gateway build vet fmt
 
 ## up: start PostgreSQL, RabbitMQ, Elasticsearch, build and run all four services (Ctrl-C stops them)
 up: infra
@@ -43,6 +43,13 @@ test-unit:
 ## test-fuzz: every native fuzz target for a few seconds (their seed corpora already ran in test-unit)
 test-fuzz:
 	@scripts/fuzz 3s
+
+## contract: the OpenAPI contract test (Schemathesis, every check) with CONTRACT_EXAMPLES per operation (make test runs it with 50)
+CONTRACT_EXAMPLES ?= 100
+contract: infra
+	@set -a; source .local/env; set +a; \
+	cd e2e && CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) CONTRACT_TIMEOUT=$${CONTRACT_TIMEOUT:-15m} \
+	  go test -count=1 -timeout 25m -run '^TestContract$$' -v ./contract/
 
 ## fuzz: every fuzz target for FUZZTIME each (default 5m)
 FUZZTIME ?= 5m
