@@ -5,3 +5,12 @@ package socketio
 func Submit(s *Server, userID string, job func()) error {
 	return s.workers.submit(userID, job, func() {})
 }
+
+// Queued is how many commands wait in the workers' queues.
+func Queued(s *Server) int {
+	n := 0
+	for _, wk := range s.workers.queues {
+		n += len(wk.q)
+	}
+	return n
+}

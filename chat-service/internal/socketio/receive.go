@@ -73,11 +73,11 @@ func (s *Server) receive(name string, cmd command, args []any) {
 	}
 	refuse := func() {
 		s.observe(name, chat.ErrOverloaded, 0)
-		reply(link.Failed(chat.Problem(chat.ErrOverloaded).Public(tc.TraceID)))
+		reply(link.Failed(public(chat.ErrOverloaded, tc.TraceID)))
 	}
 	if err := s.workers.submit(userID, job, refuse); err != nil {
 		s.observe(name, err, 0)
-		reply(link.Failed(chat.Problem(err).Public(tc.TraceID)))
+		reply(link.Failed(public(err, tc.TraceID)))
 	}
 }
 
@@ -110,11 +110,26 @@ func (s *Server) run(ctx context.Context, cmd command, userID string, data json.
 // cause (the ack carries only the trace id, like a REST problem).
 func (s *Server) failure(log zerolog.Logger, name, traceID string, err error) link.Ack {
 	p := chat.Problem(err)
-	if p.Status >= 500 {
+	// Overload refusals are expected under load and counted in metrics; a
+	// log line each would add to the load.
+	if p.Status >= 500 && !errors.Is(err, chat.ErrOverloaded) {
 		logging.ErrorFields(log.Error(), err).Str("event.action", name).Int("http.response.status_code", p.Status).
 			Msg("socket.io command failed")
 	}
-	return link.Failed(p.Public(traceID))
+	return link.Failed(public(err, traceID))
+}
+
+// public is err as the ack carries it: Problem.Public, except that an
+// overload refusal keeps its code "overloaded" (DESIGN §9), which tells the
+// client to retry after retryAfterMs and reveals nothing internal, where
+// Public would reduce every 503 to "unavailable".
+func public(err error, traceID string) *problem.Problem {
+	p := chat.Problem(err)
+	out := p.Public(traceID)
+	if errors.Is(err, chat.ErrOverloaded) {
+		out.Code, out.Detail = p.Code, p.Detail
+	}
+	return out
 }
 
 // envelopeOf reads the envelope the Socket.IO decoder handed over. It is

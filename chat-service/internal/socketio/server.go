@@ -49,7 +49,9 @@ type Config struct {
 	// QueueWait is the longest a command may wait for its worker; one that
 	// would wait longer is refused with 503 overloaded (retryable) at once,
 	// or, if the wait turned out longer than expected, when its turn comes,
-	// without running. Default 50ms.
+	// without running. Default 250ms: the refusal itself is immediate, and
+	// a burst of syncs (every socket of a restarted gateway reconnecting)
+	// that clears within it is served rather than refused.
 	QueueWait time.Duration
 }
 
@@ -83,7 +85,7 @@ func New(cfg Config) *Server {
 		cfg.CommandTimeout = 10 * time.Second
 	}
 	if cfg.QueueWait <= 0 {
-		cfg.QueueWait = 50 * time.Millisecond
+		cfg.QueueWait = 250 * time.Millisecond
 	}
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)

@@ -113,8 +113,14 @@ async function connectAll(cmd) {
   // Every socket answers a command before any clock starts.
   await Promise.all(
     all.map(async (s) => {
-      const ack = await s.sock.timeout(20000).emitWithAck("sync", { conversations: {} });
-      if (!ack || !ack.ok) throw new Error(`sync refused: ${JSON.stringify(ack)}`);
+      // A client retries a refusal that says when (DESIGN §9): hundreds of
+      // syncs at once may be refused as overloaded.
+      for (;;) {
+        const ack = await s.sock.timeout(20000).emitWithAck("sync", { conversations: {} });
+        if (ack && ack.ok) break;
+        if (!ack || !ack.retryAfterMs) throw new Error(`sync refused: ${JSON.stringify(ack)}`);
+        await new Promise((r) => setTimeout(r, ack.retryAfterMs));
+      }
     }),
   );
   out({ event: "ready", senders: senders.length, receivers: receivers.length, ms: Math.round(performance.now() - t0) });
