@@ -26,10 +26,11 @@ func TestOverloadRefusedFastWithRetryHint(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-learnt
-	release := make(chan struct{})
-	if err := socketio.Submit(f.link, other, func() { <-release }); err != nil {
+	release, held := make(chan struct{}), make(chan struct{})
+	if err := socketio.Submit(f.link, other, func() { close(held); <-release }); err != nil {
 		t.Fatal(err)
 	}
+	<-held // the worker is busy and its queue empty
 	tok := f.tokenFor(t, user, token.AudienceChat)
 	data := map[string]any{"conversations": map[string]int64{conv.ID: 0}}
 	queued := emit(t, sock, "sync", tok, data)

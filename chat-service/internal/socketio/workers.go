@@ -20,7 +20,8 @@ import (
 // refused (503 overloaded, retryable) instead of queueing behind work that
 // will not finish soon and timing out at the gateway. At submit the wait is
 // estimated from the worker's queue length and its recent command duration
-// and the command refused at once when the estimate is past maxWait; a
+// and waits, and the command refused at once when the estimate is past
+// maxWait (a command finding the queue empty is always let in); a
 // command that still waited longer (the estimate was low) is refused when
 // its turn comes, without running, so it is never stored late.
 type workers struct {
@@ -34,11 +35,12 @@ type workers struct {
 	closed  bool
 }
 
-// worker is one goroutine's queue and its moving average of command
-// duration in nanoseconds.
+// worker is one goroutine's queue, its moving average of command duration
+// and of the wait of the commands it took, in nanoseconds.
 type worker struct {
-	q   chan job
-	avg atomic.Int64
+	q    chan job
+	avg  atomic.Int64
+	wait atomic.Int64
 }
 
 // job is a queued command: run it, or refuse it when it waited too long.
@@ -56,28 +58,29 @@ func newWorkers(n, queueSize, perUser int, maxWait time.Duration) *workers {
 		w.wg.Go(func() {
 			for j := range wk.q {
 				start := time.Now()
+				ewma(&wk.wait, start.Sub(j.queued))
 				if start.Sub(j.queued) > w.maxWait {
 					j.refuse()
 					continue
 				}
 				j.run()
-				wk.observe(time.Since(start))
+				ewma(&wk.avg, time.Since(start))
 			}
 		})
 	}
 	return w
 }
 
-// observe folds one command's duration into the worker's average (1/8
-// weight: it follows a change of load within a few dozen commands); the
-// first command sets it.
-func (wk *worker) observe(d time.Duration) {
-	old := wk.avg.Load()
+// ewma folds d into the moving average at v (1/8 weight: it follows a
+// change of load within a few dozen commands); the first value sets it.
+// Only the worker's goroutine writes it.
+func ewma(v *atomic.Int64, d time.Duration) {
+	old := v.Load()
 	if old == 0 {
-		wk.avg.Store(int64(d))
+		v.Store(max(int64(d), 1))
 		return
 	}
-	wk.avg.Store(old + (int64(d)-old)/8)
+	v.Store(old + (int64(d)-old)/8)
 }
 
 // submit queues run for userID. It refuses with chat.ErrTooManyCommands
@@ -97,7 +100,10 @@ func (w *workers) submit(userID string, run, refuse func()) error {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(userID))
 	wk := w.queues[h.Sum32()%uint32(len(w.queues))]
-	if time.Duration(int64(len(wk.q))*wk.avg.Load()) > w.maxWait {
+	// The expected wait: the queue ahead times the recent command duration,
+	// or, while commands are waiting, how long the recent ones waited
+	// (which also counts time the process was short of CPU).
+	if n := len(wk.q); n > 0 && max(time.Duration(int64(n)*wk.avg.Load()), time.Duration(wk.wait.Load())) > w.maxWait {
 		return chat.ErrOverloaded
 	}
 	j := job{
