@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/parleychat/parley/shared/sioclient"
 )
 
 // SessionCookie is the name of the gateway's session cookie.
@@ -51,7 +51,7 @@ func (c *Client) Connect() *Socket {
 
 // SocketOptions shapes one client connection.
 type SocketOptions struct {
-	// Header is sent with every Engine.IO request (Cookie, Origin).
+	// Header is sent with the WebSocket upgrade (Cookie, Origin).
 	Header http.Header
 	// OnEvent, when set, sees every server event as it arrives, on the
 	// client's reader goroutine (keep it short).
@@ -89,149 +89,75 @@ func (e *ConnectError) Error() string {
 	return "connect_error: " + e.Message
 }
 
-// errConnectTimeout marks an attempt that neither connected nor was refused.
-var errConnectTimeout = errors.New("no connect or connect_error in time")
-
-// Socket is one Socket.IO client connection to a gateway. It records the
-// server's events in arrival order.
+// Socket is one Socket.IO client connection to a gateway, over
+// shared/sioclient (WebSocket). It records the server's events in arrival
+// order.
 type Socket struct {
 	t    testing.TB
-	sock *client.Socket
+	c    *sioclient.Client
 	opts SocketOptions
 
 	mu      sync.Mutex
 	events  []SocketEvent
 	changed chan struct{} // closed and replaced on every recorded event
 	gone    chan struct{} // closed on disconnect
-	goneOne sync.Once
-	reason  string // why it disconnected
+	reason  string        // why it disconnected
 }
 
-// DialSocket connects to the gateway at base. A refusal by the server is
-// returned as a *ConnectError.
+// DialSocket connects to the gateway at base and returns once the gateway
+// has admitted the socket and sioclient.DefaultSettle has passed (the
+// server library's window between its CONNECT answer and the namespace
+// being joined; the harness cannot see the gateway's side). A refusal by
+// the server, at the namespace or at the Engine.IO handshake, is returned
+// as a *ConnectError; the socket is closed at the end of the test.
 //
-// The Go client (v3.0.6) has three start-up races on a fast loopback, all
-// sidestepped here:
-//   - its Manager subscribes to the engine's "open" after starting the
-//     engine, so an attempt can hang (retried after attemptTimeout);
-//   - Socket.Connect sends the namespace CONNECT both from the manager's
-//     "open" event and from its own "already open?" check, and the server
-//     closes a connection that sends two; so the manager is opened first
-//     and the socket connected once it is open, leaving one path;
-//   - Manager.Open arms its connect timer and registers the timer's
-//     cancellation only after subscribing to "open": when the engine opens
-//     in between, the timer stays armed and, when it fires, tears down the
-//     manager's subscriptions and closes the engine while the socket still
-//     reports Connected() — it silently stops sending and receiving. So the
-//     library's timer is set far beyond any test (managerTimeout) and the
-//     attempt is bounded here instead.
+// The Socket.IO client library is not used: its start-up races (a socket
+// reported connected whose events are never dispatched, abandoned
+// attempts, a doubled CONNECT) made tests fail now and then. The official
+// JavaScript client covers the polling transport and the upgrade.
 func DialSocket(t testing.TB, base string, o SocketOptions) (*Socket, error) {
 	t.Helper()
-	var err error
-	for range 5 {
-		var s *Socket
-		if s, err = dialOnce(t, base, o); !errors.Is(err, errConnectTimeout) {
-			return s, err
-		}
-	}
-	return nil, err
-}
-
-// attemptTimeout bounds one connection attempt; managerTimeout is the
-// library's own connect timer, which must never fire (see DialSocket).
-const (
-	attemptTimeout = 3 * time.Second
-	managerTimeout = 24 * time.Hour
-)
-
-func dialOnce(t testing.TB, base string, o SocketOptions) (*Socket, error) {
-	t.Helper()
-	opts := client.DefaultOptions()
-	opts.SetForceNew(true)
-	opts.SetReconnection(false)
-	opts.SetTimeout(managerTimeout)
-	// WebSocket only: the Go client's long-polling transport and its
-	// upgrade to WebSocket lose packets in this version (the CONNECT
-	// answer never arrives, or what is sent during a failed probe is
-	// stuck); the official JavaScript client covers those transports.
-	opts.SetTransports(types.NewSet(client.WebSocket))
-	if o.Header != nil {
-		opts.SetExtraHeaders(o.Header)
-	}
-	opts.SetAutoConnect(false)
-	manager := client.NewManager(base, opts)
-	opened := make(chan error, 1)
-	manager.Open(func(err error) { opened <- err })
-	sock := manager.Socket("/", opts)
-	var err error
-	select {
-	case err = <-opened:
-	case <-time.After(attemptTimeout):
-		err = errConnectTimeout
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s := &Socket{t: t, opts: o, changed: make(chan struct{}), gone: make(chan struct{})}
+	c, err := sioclient.Dial(ctx, base, sioclient.Options{Header: o.Header, OnEvent: s.record})
 	if err != nil {
-		sock.Disconnect() // closes the manager (its only socket is gone) and cancels its timer
-		if errors.Is(err, errConnectTimeout) {
-			return nil, err
+		var refused *sioclient.ConnectError
+		if errors.As(err, &refused) {
+			return nil, &ConnectError{Message: refused.Message, Code: refused.Code}
 		}
 		return nil, &ConnectError{Message: err.Error()}
 	}
-
-	s := &Socket{t: t, sock: sock, opts: o, changed: make(chan struct{}), gone: make(chan struct{})}
-	result := make(chan error, 3)
-	sock.OnAny(s.record)
-	_ = sock.On("connect", func(...any) { result <- nil })
-	_ = sock.On("connect_error", func(args ...any) { result <- connectError(args) })
-	_ = sock.On("disconnect", func(args ...any) {
-		s.goneOne.Do(func() {
-			s.mu.Lock()
-			s.reason = fmt.Sprint(args...)
-			s.mu.Unlock()
-			close(s.gone)
-		})
-	})
-	sock.Connect()
-	select {
-	case err = <-result:
-	case <-time.After(attemptTimeout):
-		err = errConnectTimeout
-	}
-	if err != nil {
-		sock.Disconnect()
-		return nil, err
-	}
+	s.c = c
+	go s.watch()
 	t.Cleanup(s.Close)
 	return s, nil
 }
 
-func connectError(args []any) error {
-	e := &ConnectError{Message: fmt.Sprint(args...)}
-	for _, a := range args {
-		switch x := a.(type) {
-		case *types.ExtendedError:
-			e.Message = x.Error()
-			if m, ok := x.Data.(map[string]any); ok {
-				e.Code, _ = m["code"].(string)
-			}
-		case error:
-			e.Message = x.Error()
-		}
+// watch records why the connection ended, in the reasons Socket.IO
+// clients give, and closes gone.
+func (s *Socket) watch() {
+	<-s.c.Done()
+	reason := "transport close"
+	switch err := s.c.Err(); {
+	case errors.Is(err, sioclient.ErrServerDisconnect):
+		reason = "io server disconnect"
+	case errors.Is(err, sioclient.ErrClosed):
+		reason = "io client disconnect"
+	case errors.Is(err, sioclient.ErrPingTimeout):
+		reason = "ping timeout"
 	}
-	if e.Message == "timeout" {
-		return errConnectTimeout
-	}
-	return e
+	s.mu.Lock()
+	s.reason = reason
+	s.mu.Unlock()
+	close(s.gone)
 }
 
-// record keeps one server event; args are the event name and its payload.
-func (s *Socket) record(args ...any) {
-	if len(args) == 0 {
-		return
-	}
-	name, _ := args[0].(string)
+// record keeps one server event: its name and payload (first argument).
+func (s *Socket) record(name string, args []json.RawMessage) {
 	var data json.RawMessage
-	if len(args) > 1 {
-		data, _ = json.Marshal(args[1])
+	if len(args) > 0 {
+		data = args[0]
 	}
 	ev := SocketEvent{Name: name, Data: data, At: time.Now()}
 	if s.opts.OnEvent != nil {
@@ -298,21 +224,23 @@ func summarize(evs []SocketEvent) string {
 }
 
 // Connected reports whether the socket is connected.
-func (s *Socket) Connected() bool { return s.sock.Connected() }
+func (s *Socket) Connected() bool { return s.c.Alive() }
 
 // Gone is closed when the socket has been disconnected (by either side).
 func (s *Socket) Gone() <-chan struct{} { return s.gone }
 
-// DisconnectReason is the reason the client library gave for the
-// disconnect ("" while connected).
+// DisconnectReason is why the socket was disconnected, as Socket.IO
+// clients name it ("io server disconnect", "io client disconnect", "ping
+// timeout", "transport close"); "" while connected.
 func (s *Socket) DisconnectReason() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reason
 }
 
-// Close disconnects the socket; calling it again does nothing.
-func (s *Socket) Close() { s.sock.Disconnect() }
+// Close disconnects the socket and waits until it is closed; calling it
+// again does nothing.
+func (s *Socket) Close() { _ = s.c.Close() }
 
 // ID is the Socket.IO id of the connection (for logs).
-func (s *Socket) ID() string { return s.sock.Id() }
+func (s *Socket) ID() string { return s.c.ID() }

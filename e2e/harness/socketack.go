@@ -3,7 +3,6 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/parleychat/parley/shared/problem"
@@ -33,33 +32,29 @@ func (a Ack) String() string {
 }
 
 // EmitAsync sends a command and calls done once with its ack, or with an
-// Ack whose Err is set when none arrives within timeout.
+// Ack whose Err is set when none arrives within timeout or the socket is
+// disconnected first.
 func (s *Socket) EmitAsync(event string, data any, timeout time.Duration, done func(Ack)) {
-	var once sync.Once
-	finish := func(a Ack) { once.Do(func() { done(a) }) }
-	timer := time.AfterFunc(timeout, func() { finish(Ack{Err: fmt.Errorf("%s: no ack within %s", event, timeout)}) })
-	err := s.sock.Emit(event, data, func(args []any, err error) {
-		timer.Stop()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		done(Ack{Err: err})
+		return
+	}
+	s.c.Send(event, raw, timeout, func(args json.RawMessage, err error) {
 		if err != nil {
-			finish(Ack{Err: err})
+			done(Ack{Err: fmt.Errorf("%s: %w", event, err)})
 			return
 		}
-		finish(decodeAck(args))
+		done(decodeAck(args))
 	})
-	if err != nil {
-		timer.Stop()
-		finish(Ack{Err: err})
-	}
 }
 
-func decodeAck(args []any) Ack {
-	if len(args) != 1 {
-		return Ack{Err: fmt.Errorf("ack has %d arguments, want 1: %v", len(args), args)}
+func decodeAck(args json.RawMessage) Ack {
+	var all []json.RawMessage
+	if err := json.Unmarshal(args, &all); err != nil || len(all) != 1 {
+		return Ack{Err: fmt.Errorf("ack arguments %s, want one", args)}
 	}
-	raw, err := json.Marshal(args[0])
-	if err != nil {
-		return Ack{Err: err}
-	}
+	raw := all[0]
 	var a Ack
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return Ack{Raw: raw, Err: fmt.Errorf("decode ack %s: %w", raw, err)}
@@ -88,7 +83,7 @@ func (s *Socket) MustEmit(event string, data any) Ack {
 // Send emits an event without asking for an ack (typing).
 func (s *Socket) Send(event string, data any) {
 	s.t.Helper()
-	if err := s.sock.Emit(event, data); err != nil {
+	if err := s.c.Emit(event, data); err != nil {
 		s.t.Fatalf("emit %s: %v", event, err)
 	}
 }
