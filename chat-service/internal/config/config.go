@@ -46,8 +46,11 @@ type Config struct {
 	// <name>.presence). Change it only to isolate a test run. The former
 	// name AMQP_CONSUMER_NAME is still read when CONSUMER_NAME is unset.
 	ConsumerName string `env:"CONSUMER_NAME" envDefault:"chat-service"`
-	// LinkWorkers is how many Socket.IO link commands run at once.
-	LinkWorkers int `env:"LINK_WORKERS" envDefault:"32"`
+	// LinkWorkers is how many Socket.IO link commands run at once. A send
+	// holds its worker while its batch commits, and a batch can only be as
+	// large as the sends waiting at once, so group commit needs many
+	// workers; the database work itself is bounded by the group's runners.
+	LinkWorkers int `env:"LINK_WORKERS" envDefault:"128"`
 	// LinkUserCommands is how many of one user's link commands may wait or
 	// run at once; past it that user alone is answered 429.
 	LinkUserCommands int `env:"LINK_USER_COMMANDS" envDefault:"16"`
