@@ -24,10 +24,12 @@ const InternalTTL = 30 * time.Second
 // Minter mints internal tokens for the services behind the gateway.
 type Minter struct {
 	signer *token.Signer
+	recent mintCache        // tokens handed out again for mintReuse
+	now    func() time.Time // time.Now; tests replace it
 }
 
 // NewMinter returns a minter using signer, which must be the gateway's.
-func NewMinter(signer *token.Signer) *Minter { return &Minter{signer: signer} }
+func NewMinter(signer *token.Signer) *Minter { return &Minter{signer: signer, now: time.Now} }
 
 // Mint returns an internal token for audience on behalf of id: sub is the
 // user id (or Anonymous) and sid the session id when there is one.
@@ -36,8 +38,13 @@ func (m *Minter) Mint(id Identity, audience string) (string, error) {
 	if sub == "" {
 		sub = Anonymous
 	}
-	now := time.Now().Truncate(jwt.TimePrecision)
-	return m.signer.Sign(token.Claims{
+	key := mintKey{sub: sub, sid: id.SessionID, aud: audience}
+	at := m.now()
+	if raw, ok := m.recent.get(key, at); ok {
+		return raw, nil
+	}
+	now := at.Truncate(jwt.TimePrecision)
+	raw, err := m.signer.Sign(token.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   sub,
 			Audience:  jwt.ClaimStrings{audience},
@@ -46,6 +53,10 @@ func (m *Minter) Mint(id Identity, audience string) (string, error) {
 		},
 		SessionID: id.SessionID,
 	})
+	if err == nil {
+		m.recent.put(key, raw, at)
+	}
+	return raw, err
 }
 
 // MintSelf returns an internal token for audience whose subject is the
