@@ -36,6 +36,9 @@ var (
 	// ErrServerDisconnect is the end of a connection the server closed
 	// with a namespace DISCONNECT ("io server disconnect").
 	ErrServerDisconnect = errors.New("sioclient: server disconnected the socket")
+	// ErrPingTimeout is the end of a connection the server stayed silent
+	// on past its heartbeat (pingInterval + pingTimeout).
+	ErrPingTimeout = errors.New("sioclient: ping timeout")
 	// ErrClosed is the end of a connection closed by Close.
 	ErrClosed = errors.New("sioclient: closed by the client")
 )
@@ -93,7 +96,6 @@ type Client struct {
 	id      string // the socket's id in the namespace
 	out     chan []byte
 	onEvent func(string, []json.RawMessage)
-	cancel  context.CancelFunc
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -102,8 +104,10 @@ type Client struct {
 	// repong sends the second pong of a ping (see read); stopped at the end.
 	repong *time.Timer
 
-	done    chan struct{} // closed when the connection ends
-	stopped chan struct{} // closed when the goroutines have returned
+	done      chan struct{} // closed when the connection ends
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
+	stopped   chan struct{} // closed when the goroutines have returned
 }
 
 // call is one command waiting for its ack.
@@ -156,7 +160,7 @@ func Dial(ctx context.Context, base string, o Options) (*Client, error) {
 	ws.SetReadLimit(limit)
 	c := &Client{
 		ws: ws, out: make(chan []byte, writeQueue), onEvent: o.OnEvent,
-		pending: make(map[uint64]*call), done: make(chan struct{}), stopped: make(chan struct{}),
+		pending: make(map[uint64]*call), done: make(chan struct{}), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := c.handshake(ctx, o.Auth); err != nil {
 		_ = ws.CloseNow()
@@ -176,11 +180,9 @@ func Dial(ctx context.Context, base string, o Options) (*Client, error) {
 		case <-t.C:
 		}
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
 	go func() {
 		defer close(c.stopped)
-		c.run(rctx)
+		c.run(context.Background())
 	}()
 	return c, nil
 }
@@ -199,8 +201,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // close) and waits until its goroutines have returned. Calling it again
 // does nothing.
 func (c *Client) Close() error {
-	c.end(ErrClosed)
-	c.cancel()
+	c.closeOnce.Do(func() { close(c.closing) })
 	<-c.stopped
 	return nil
 }

@@ -48,6 +48,11 @@ func (c *Client) Send(event string, arg json.RawMessage, timeout time.Duration, 
 // room in the queue, costs no timer).
 func (c *Client) trySend(frame []byte, timeout time.Duration) bool {
 	select {
+	case <-c.done: // checked first: room in the queue says nothing of the connection
+		return false
+	default:
+	}
+	select {
 	case c.out <- frame:
 		return true
 	case <-c.done:

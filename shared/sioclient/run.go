@@ -36,13 +36,6 @@ func (c *Client) run(ctx context.Context) error {
 	c.end(c.read(ctx))
 	cancel()
 	<-writerDone
-	if errors.Is(c.Err(), ErrClosed) {
-		// Leave the namespace the way Socket.IO clients do, so the
-		// server reports "client namespace disconnect" (best effort).
-		wctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.ws.Write(wctx, websocket.MessageText, []byte{engineMessage, packetDisconnect})
-		cancel()
-	}
 	// Tell the server the connection is going (best effort: the socket
 	// may be gone already), then drop the TCP connection.
 	_ = c.ws.Close(websocket.StatusNormalClosure, "")
@@ -62,7 +55,7 @@ func (c *Client) read(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if silent {
-				return fmt.Errorf("sioclient: nothing heard for %s (ping timeout)", c.open.silence())
+				return fmt.Errorf("%w: nothing heard for %s", ErrPingTimeout, c.open.silence())
 			}
 			return err
 		}
@@ -134,12 +127,23 @@ func (c *Client) handle(b []byte) error {
 }
 
 // write sends queued frames, one at a time, until the connection ends.
-// A write that cannot finish within the heartbeat window ends the link.
+// A write that cannot finish within the heartbeat window ends it. On
+// Close it leaves the namespace the way Socket.IO clients do (so the
+// server reports "client namespace disconnect") and closes the WebSocket
+// with the closing handshake; frames still queued are dropped, their
+// commands answered ErrUnavailable.
 func (c *Client) write(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-c.closing:
+			c.end(ErrClosed)
+			wctx, cancel := context.WithTimeout(ctx, time.Second)
+			_ = c.ws.Write(wctx, websocket.MessageText, []byte{engineMessage, packetDisconnect})
+			cancel()
+			_ = c.ws.Close(websocket.StatusNormalClosure, "")
+			return ErrClosed
 		case frame := <-c.out:
 			wctx, cancel := context.WithTimeout(ctx, c.open.silence())
 			err := c.ws.Write(wctx, websocket.MessageText, frame)
