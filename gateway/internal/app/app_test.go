@@ -19,14 +19,13 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parleychat/parley/gateway/internal/config"
 	"github.com/parleychat/parley/gateway/internal/session"
 	"github.com/parleychat/parley/shared/events"
 	"github.com/parleychat/parley/shared/rabbit"
+	"github.com/parleychat/parley/shared/sioclient"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -116,23 +115,16 @@ func TestGatewayOnRealRabbitMQ(t *testing.T) {
 	}
 
 	sock := dialSocket(t, base, cookie)
-	defer sock.Disconnect()
-	// Registered once connected: nothing is sent to the socket before the
-	// test publishes, and it is only disconnected later.
-	var received, disconnected atomic.Int32
-	onChat(sock, &received)
-	sock.On("disconnect", func(...any) { disconnected.Add(1) })
-
 	publish := publisher(t, g.ctx, g.amqpURL)
 	// A message is one event id, one copy.
-	waitDelivered(t, publish, userID, &received)
+	waitDelivered(t, publish, userID, &sock.received)
 
 	if err := publish(events.ExchangeAuth, events.TypeSessionRevoked, events.SessionRevokedV1{
 		UserID: userID, SessionIDs: []string{sid}, Reason: "revoked", RevokedUntil: time.Now().Add(time.Hour),
 	}); err != nil {
 		t.Fatalf("publish revocation: %v", err)
 	}
-	waitFor(t, "the revoked session's socket to close", func() bool { return disconnected.Load() > 0 })
+	waitFor(t, "the revoked session's socket to close", func() bool { return !sock.Alive() })
 	if got := get(t, base+"/api/v1/auth/me", cookie); got != http.StatusUnauthorized {
 		t.Errorf("GET /auth/me after auth.session.revoked: %d, want 401", got)
 	}
@@ -178,15 +170,6 @@ func waitDelivered(t *testing.T, publish func(exchange, typ string, data any) er
 			time.Sleep(10 * time.Millisecond)
 		}
 		return received.Load() > 0
-	})
-}
-
-// onChat counts the chat messages "over the broker" sock receives.
-func onChat(sock *client.Socket, received *atomic.Int32) {
-	sock.On("message:new", func(args ...any) {
-		if m, ok := args[0].(map[string]any); ok && m["body"] == "over the broker" {
-			received.Add(1)
-		}
 	})
 }
 
@@ -314,32 +297,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// dialSocket connects a Go Socket.IO client with the session cookie. The
-// client (v3.0.6) connects on its own; an attempt can hang until its
-// timeout when the engine opens before the library listens for it, so an
-// attempt that is not connected in time is retried.
-func dialSocket(t *testing.T, base, cookie string) *client.Socket {
+// chatSocket is a client socket of the gateway under test; received
+// counts the chat messages "over the broker" it got.
+type chatSocket struct {
+	*sioclient.Client
+	received atomic.Int32
+}
+
+// dialSocket connects a socket with the session cookie (closed at the end
+// of the test). It only receives, so it cannot hit the server library's
+// window between answering CONNECT and joining the namespace.
+func dialSocket(t *testing.T, base, cookie string) *chatSocket {
 	t.Helper()
-	for range 4 {
-		opts := client.DefaultOptions()
-		opts.SetForceNew(true)
-		opts.SetReconnection(false)
-		opts.SetTimeout(2 * time.Second)
-		opts.SetTransports(types.NewSet(client.WebSocket))
-		opts.SetExtraHeaders(http.Header{"Cookie": {cookie}})
-		sock, err := client.Connect(base, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for !sock.Connected() && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if sock.Connected() {
-			return sock
-		}
-		sock.Disconnect()
+	s := &chatSocket{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := sioclient.Dial(ctx, base, sioclient.Options{
+		Header: http.Header{"Cookie": {cookie}},
+		OnEvent: func(name string, args []json.RawMessage) {
+			var m struct{ Body string }
+			if name == "message:new" && len(args) > 0 && json.Unmarshal(args[0], &m) == nil && m.Body == "over the broker" {
+				s.received.Add(1)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("socket: %v", err)
 	}
-	t.Fatal("the socket did not connect in 4 attempts")
-	return nil
+	s.Client = c
+	t.Cleanup(func() { _ = c.Close() })
+	return s
 }
