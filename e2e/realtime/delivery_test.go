@@ -92,11 +92,14 @@ func TestDeliveryAcrossTwoGatewaysAndTwoChatServices(t *testing.T) {
 	// Duplicates or strays would arrive shortly after; give them the time.
 	time.Sleep(time.Second)
 	for _, u := range members {
-		compareLogs(t, u.name, liveLog(t, u.sock, id), log)
+		compareLogs(t, u.name, liveLog(t, u.sock, id), log, false)
 		if got := typingOf(u.sock); !reflect.DeepEqual(got, u.typing) {
 			t.Errorf("%s typing signals = %v, want exactly %v", u.name, got, u.typing)
 		}
 	}
+	// Live, both members got the very same payloads, each as it was when
+	// the change happened.
+	compareLogs(t, "B against A", liveLog(t, sb, id), liveLog(t, sa, id), true)
 	for name, sock := range map[string]*harness.Socket{"C on gateway 1": sc1, "C on gateway 2": sc2} {
 		if evs := sock.Events(); len(evs) != 0 {
 			t.Errorf("%s (not a member) received %d events, want none: %+v", name, len(evs), evs)
