@@ -13,7 +13,7 @@ import (
 // Group commit defaults: batches in flight at once, sends per batch, and
 // sends waiting at most (past it a send is refused with ErrOverloaded).
 const (
-	sendRunners  = 4
+	sendRunners  = 2
 	sendMaxBatch = 128
 	sendMaxQueue = 1024
 	// batchTimeout bounds one batch's transaction; it does not depend on
