@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
@@ -28,23 +27,13 @@ func TestCraftedInputsNeverGive5xx(t *testing.T) {
 	s := harness.Start(t, harness.Options{})
 	c := harness.NewClient(t, s.Gateway()).SignUp()
 	peer := harness.NewClient(t, s.Gateway()).SignUp()
-	harness.Eventually(t, 15*time.Second, "chat-service knows both users", func() error {
-		r := c.Do(http.MethodPost, "/api/v1/conversations", map[string]any{"kind": "direct", "members": []string{peer.UserID}})
-		if r.Status != 200 && r.Status != 201 {
-			return harness.Errorf("create direct: %d %s", r.Status, r.Body)
-		}
-		return nil
-	})
-	var conv struct {
-		ID string `json:"id"`
-	}
-	c.Do(http.MethodPost, "/api/v1/conversations", map[string]any{"kind": "direct", "members": []string{peer.UserID}}).JSON(t, &conv)
+	convID := directWhenKnown(t, c, peer)
 	var msg struct {
 		ID string `json:"id"`
 	}
-	c.Do(http.MethodPost, "/api/v1/conversations/"+conv.ID+"/messages", map[string]any{"clientMsgId": uuid.NewString(), "body": "hello"}).
+	c.Do(http.MethodPost, "/api/v1/conversations/"+convID+"/messages", map[string]any{"clientMsgId": uuid.NewString(), "body": "hello"}).
 		Expect(t, http.StatusCreated, "send a message").JSON(t, &msg)
-	valid := map[string]string{"id": conv.ID, "userId": peer.UserID, "messageId": msg.ID, "emoji": "👍"}
+	valid := map[string]string{"id": convID, "userId": peer.UserID, "messageId": msg.ID, "emoji": "👍"}
 
 	ops := openAPIOperations(t)
 	var sent, refused int

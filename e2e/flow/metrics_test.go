@@ -31,18 +31,8 @@ func TestPrometheusScrapesEveryService(t *testing.T) {
 	s := harness.Start(t, harness.Options{})
 	c := harness.NewClient(t, s.Gateway()).SignUp()
 	peer := harness.NewClient(t, s.Gateway()).SignUp()
-	var conv struct {
-		ID string `json:"id"`
-	}
-	harness.Eventually(t, 15*time.Second, "direct conversation", func() error {
-		r := c.Do(http.MethodPost, "/api/v1/conversations", map[string]any{"kind": "direct", "members": []string{peer.UserID}})
-		if r.Status != 200 && r.Status != 201 {
-			return harness.Errorf("%d %s", r.Status, r.Body)
-		}
-		r.JSON(t, &conv)
-		return nil
-	})
-	c.Do(http.MethodPost, "/api/v1/conversations/"+conv.ID+"/messages", map[string]any{"clientMsgId": uuid.NewString(), "body": "hi"}).
+	convID := directWhenKnown(t, c, peer)
+	c.Do(http.MethodPost, "/api/v1/conversations/"+convID+"/messages", map[string]any{"clientMsgId": uuid.NewString(), "body": "hi"}).
 		Expect(t, http.StatusCreated, "send")
 	peer.Do(http.MethodGet, "/api/v1/users/me", nil).Expect(t, http.StatusOK, "profile")
 

@@ -57,17 +57,7 @@ func TestOneTraceAcrossEveryHop(t *testing.T) {
 	// A message over Socket.IO: gateway command → link → chat-service
 	// command → outbox → RabbitMQ → the gateway's delivery to the peer.
 	peer := harness.NewClient(t, s.Gateway()).SignUp()
-	var conv struct {
-		ID string `json:"id"`
-	}
-	harness.Eventually(t, 15*time.Second, "direct conversation", func() error {
-		r := c.Do(http.MethodPost, "/api/v1/conversations", map[string]any{"kind": "direct", "members": []string{peer.UserID}})
-		if r.Status != 200 && r.Status != 201 {
-			return harness.Errorf("%d %s", r.Status, r.Body)
-		}
-		r.JSON(t, &conv)
-		return nil
-	})
+	convID := directWhenKnown(t, c, peer)
 	recv, err := harness.DialSocket(t, s.Gateway(), harness.SocketOptions{Header: peer.SocketHeader()})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +68,7 @@ func TestOneTraceAcrossEveryHop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer send.Close()
-	send.MustEmit("message:send", map[string]any{"conversationId": conv.ID, "clientMsgId": uuid.NewString(), "body": "traced"})
+	send.MustEmit("message:send", map[string]any{"conversationId": convID, "clientMsgId": uuid.NewString(), "body": "traced"})
 	recv.WaitUntil(15*time.Second, "the peer's message:new", func(evs []harness.SocketEvent) bool {
 		for _, e := range evs {
 			if e.Name == "message:new" {
