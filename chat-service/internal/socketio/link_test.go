@@ -249,7 +249,11 @@ func (f *fixture) directOverLink(t *testing.T) (alice, bob string, conv chat.Con
 
 func TestCommandsOverTheLink(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
+	// The concurrent retries below queue behind each other on one worker;
+	// on a loaded machine they may wait past the default wait budget and
+	// be refused 503 overloaded, which is admission control (tested in
+	// fairness_test.go), not what this test is about.
+	f := newFixture(t, func(c *socketio.Config) { c.QueueWait = time.Minute })
 	alice, bob, conv, sock := f.directOverLink(t)
 	eve := f.user(t)
 	at, bt := f.tokenFor(t, alice, token.AudienceChat), f.tokenFor(t, bob, token.AudienceChat)
