@@ -325,7 +325,7 @@ func (s *Server) onConnection(sock *socket.Socket) {
 		s.onCommand(sock, c, ev)
 	}
 	sock.On("typing", func(args ...any) { s.onTyping(sock, c, args) })
-	sock.On("disconnect", func(args ...any) {
+	left := sync.OnceFunc(func() {
 		c.mu.Lock()
 		c.gone = true
 		c.expiry.Stop()
@@ -334,6 +334,15 @@ func (s *Server) onConnection(sock *socket.Socket) {
 			s.presenceChanged()
 		}
 	})
+	sock.On("disconnect", func(...any) { left() })
+	// A transport that closed while this handler ran fired "disconnect"
+	// before the listener above existed (the library does not queue the
+	// close behind this handler, as it does packets), and the socket would
+	// stay registered for good; it is marked closed before that event.
+	if !sock.Connected() {
+		left()
+		return
+	}
 	// The library acknowledges CONNECT to the client before this handler
 	// runs, so a revocation applied since the middleware's check found no
 	// socket here to close. Checked again now that Revoke can see it.
