@@ -17,6 +17,8 @@ type Ack struct {
 	Events  []SyncEvent      `json:"events,omitempty"`
 	Gaps    []Gap            `json:"gaps,omitempty"`
 	Error   *problem.Problem `json:"error,omitempty"`
+	// RetryAfterMs comes with refusals the client should retry (429, 503).
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 	// Raw is the ack as received; Err is set when none arrived (timeout,
 	// disconnect) or it did not decode.
 	Raw json.RawMessage `json:"-"`
@@ -63,11 +65,22 @@ func decodeAck(args json.RawMessage) Ack {
 	return a
 }
 
-// Emit sends a command and waits up to 15 s for its ack.
+// Emit sends a command and waits up to 15 s for its ack. Like the
+// documented client, it sends the same command again when chat-service
+// refused it as overloaded (503 overloaded, nothing stored or a stored
+// send that the resend returns), after the retryAfterMs it was given, up to
+// 10 times; every other answer is returned as it came. EmitAsync does not
+// retry, for tests of the refusals themselves.
 func (s *Socket) Emit(event string, data any) Ack {
-	got := make(chan Ack, 1)
-	s.EmitAsync(event, data, 15*time.Second, func(a Ack) { got <- a })
-	return <-got
+	for attempt := 0; ; attempt++ {
+		got := make(chan Ack, 1)
+		s.EmitAsync(event, data, 15*time.Second, func(a Ack) { got <- a })
+		a := <-got
+		if attempt == 10 || a.Err != nil || a.OK || a.Error == nil || a.Error.Code != "overloaded" {
+			return a
+		}
+		time.Sleep(time.Duration(min(max(a.RetryAfterMs, 50), 1000)) * time.Millisecond)
+	}
 }
 
 // MustEmit is Emit failing the test unless the ack is ok.
