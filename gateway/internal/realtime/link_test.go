@@ -151,12 +151,11 @@ func TestLink(t *testing.T) {
 		t.Errorf("unanswered command: ack code %q, want gateway_timeout", got)
 	}
 
-	// chat-service drops the link: the gateway reconnects with a new token.
+	// chat-service drops the link: the gateway reconnects, presenting an
+	// internal token the fake verifies again (the same string within the
+	// minter's 5 s reuse window, still valid for at least 25 s).
 	chat.kickAll()
-	waitFor(t, "a second handshake", func() bool { return len(chat.handshakes()) >= 2 && l.Check(ctx) == nil })
-	if h := chat.handshakes(); h[0] == h[1] {
-		t.Error("the reconnect reused the first internal token")
-	}
+	waitFor(t, "a second accepted handshake", func() bool { return len(chat.handshakes()) >= 2 && l.Check(ctx) == nil })
 	if res := sendSync(l, "message:send", map[string]any{}, 5*time.Second); errCode(res) != "" {
 		t.Errorf("after reconnect: ack %v, want success", res)
 	}
