@@ -42,7 +42,7 @@ test-unit:
 
 ## test-fuzz: every native fuzz target for a few seconds (their seed corpora already ran in test-unit)
 test-fuzz:
-	@scripts/fuzz 3s
+	@set -a; source .local/env; set +a; scripts/fuzz 3s
 
 ## contract: the OpenAPI contract test (Schemathesis, every check) with CONTRACT_EXAMPLES per operation (make test runs it with 50)
 CONTRACT_EXAMPLES ?= 100
@@ -53,8 +53,8 @@ contract: infra
 
 ## fuzz: every fuzz target for FUZZTIME each (default 5m)
 FUZZTIME ?= 5m
-fuzz:
-	@scripts/fuzz $(FUZZTIME)
+fuzz: infra
+	@set -a; source .local/env; set +a; scripts/fuzz $(FUZZTIME)
 
 test-fault:
 	@set -a; source .local/env; set +a; \
