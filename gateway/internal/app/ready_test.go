@@ -58,7 +58,7 @@ func TestReadinessPublicVsOps(t *testing.T) {
 	}
 	m := fetch(t, ops+"/metrics", http.StatusOK)
 	for _, series := range []string{"go_goroutines", `parley_http_requests_total{code="200",method="GET",route="/readyz"}`,
-		"parley_sockets_connected 0", "parley_link_up", "parley_links_connected"} {
+		"parley_sockets_connected 0", "parley_link_up", "parley_links_connected", "parley_link_connects_total"} {
 		if !strings.Contains(m, series) {
 			t.Errorf("ops /metrics lacks %s", series)
 		}

@@ -82,6 +82,7 @@ func (l *link) connectOnce(ctx context.Context) (bool, error) {
 	}
 	since := time.Now()
 	l.cur.Store(c)
+	l.pool.connects.Add(1)
 	l.log.Info().Str("link.sid", c.SID()).Msg("chat link connected")
 	select {
 	case <-ctx.Done():

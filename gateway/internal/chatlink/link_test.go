@@ -261,5 +261,8 @@ func TestRestartRecoversWithinASecond(t *testing.T) {
 		if took > time.Second {
 			t.Errorf("round %d: commands flowed %s after chat-service was ready, want within 1 s", round, took)
 		}
+		if got, want := p.Connects(), int64(round+2); got != want {
+			t.Errorf("round %d: %d connections counted, want %d (the first and one per restart)", round, got, want)
+		}
 	}
 }

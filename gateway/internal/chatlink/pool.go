@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,6 +50,9 @@ type Options struct {
 type Pool struct {
 	opts  Options
 	links []*link
+	// connects counts connections established, the first ones and every
+	// reconnect, for the gateway's metrics.
+	connects atomic.Int64
 }
 
 // New returns a pool for opts.URLs; call Run.
@@ -157,6 +161,9 @@ func (p *Pool) Check(context.Context) error {
 	}
 	return nil
 }
+
+// Connects returns how many connections the pool has established.
+func (p *Pool) Connects() int64 { return p.connects.Load() }
 
 // Up returns how many links are connected.
 func (p *Pool) Up() int {

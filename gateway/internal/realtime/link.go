@@ -43,6 +43,10 @@ func (l *Link) Run(ctx context.Context) { l.pool.Run(ctx) }
 // Check reports whether commands can reach chat-service, for /readyz.
 func (l *Link) Check(ctx context.Context) error { return l.pool.Check(ctx) }
 
+// Connects returns how many link connections were established (the first
+// and every reconnect).
+func (l *Link) Connects() int64 { return l.pool.Connects() }
+
 // Up returns how many chat-service links are connected.
 func (l *Link) Up() int { return l.pool.Up() }
 

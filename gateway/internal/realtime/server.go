@@ -132,6 +132,11 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 		o.Metrics.MustRegister(s.deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_sockets_connected", Help: "Client sockets connected to this gateway instance.",
 		}, func() float64 { return float64(s.registry.count()) }))
+		if c, ok := link.(interface{ Connects() int64 }); ok {
+			o.Metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "parley_link_connects_total", Help: "Links to chat-service established: the first of each and every reconnect.",
+			}, func() float64 { return float64(c.Connects()) }))
+		}
 		if up, ok := link.(interface{ Up() int }); ok {
 			o.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "parley_link_up", Help: "1 while at least one link to chat-service is connected.",
