@@ -8,6 +8,7 @@ package realtime
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -339,7 +340,14 @@ func (s *Server) onConnection(sock *socket.Socket) {
 			s.presenceChanged()
 		}
 	})
-	sock.On("disconnect", func(...any) { left() })
+	sock.On("disconnect", func(args ...any) {
+		// Every disconnect, with the library's reason ("transport close",
+		// "ping timeout", "server namespace disconnect", ...): a healthy
+		// socket closed by the server must be visible at the default level.
+		s.log.Info().Str("user.id", c.id.UserID).Str("socket.id", string(sock.Id())).
+			Str("event.reason", fmt.Sprint(args...)).Msg("socket disconnected")
+		left()
+	})
 	// A transport that closed while this handler ran fired "disconnect"
 	// before the listener above existed (the library does not queue the
 	// close behind this handler, as it does packets), and the socket would
