@@ -23,13 +23,19 @@ func decode(c *gin.Context, dst any) bool {
 	return true
 }
 
-// queryInts parses integer query parameters; absent ones are 0.
+// queryInts parses integer query parameters; absent ones are 0. A
+// parameter given empty ("?limit=") is refused, as the API document says:
+// leave it out for the default.
 func queryInts(c *gin.Context, names ...string) ([]int64, bool) {
 	out := make([]int64, len(names))
 	var errs []problem.FieldError
 	for i, n := range names {
-		raw := c.Query(n)
+		raw, given := c.GetQuery(n)
+		if !given {
+			continue
+		}
 		if raw == "" {
+			errs = append(errs, problem.FieldError{Field: n, Message: "must not be empty; leave it out for the default"})
 			continue
 		}
 		v, err := strconv.ParseInt(raw, 10, 64)
@@ -74,7 +80,11 @@ func (h *handlers) listConversations(c *gin.Context) {
 	if !ok {
 		return
 	}
-	page, err := h.svc.Conversations(c.Request.Context(), userID(c), c.Query("cursor"), int(n[0]))
+	cursor, ok := queryCursor(c)
+	if !ok {
+		return
+	}
+	page, err := h.svc.Conversations(c.Request.Context(), userID(c), cursor, int(n[0]))
 	if err != nil {
 		fail(c, err)
 		return
@@ -239,10 +249,25 @@ func (h *handlers) search(c *gin.Context) {
 	if !ok {
 		return
 	}
-	page, err := h.svc.Search(c.Request.Context(), userID(c), c.Query("q"), c.Query("cursor"), int(n[0]))
+	cursor, ok := queryCursor(c)
+	if !ok {
+		return
+	}
+	page, err := h.svc.Search(c.Request.Context(), userID(c), c.Query("q"), cursor, int(n[0]))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, page)
+}
+
+// queryCursor returns the cursor query parameter ("" when absent); a cursor
+// given empty ("?cursor=") is refused with the field.
+func queryCursor(c *gin.Context) (string, bool) {
+	raw, given := c.GetQuery("cursor")
+	if given && raw == "" {
+		problem.Write(c, problem.Validation(problem.FieldError{Field: "cursor", Message: "must not be empty; leave it out for the first page"}))
+		return "", false
+	}
+	return raw, true
 }

@@ -40,6 +40,8 @@ func TestCraftedInputNeverAnswers5xx(t *testing.T) {
 		{"cursor with a urn:uuid id", "GET", "/api/v1/users?query=al&cursor=" + cursorOf(`{"q":"al","k":"alfred","i":"urn:uuid:`+alice+`"}`), "", 400, "cursor"},
 		{"cursor with an upper-case id", "GET", "/api/v1/users?query=al&cursor=" + cursorOf(`{"q":"al","k":"alfred","i":"`+strings.ToUpper(alice)+`"}`), "", 400, "cursor"},
 		{"cursor of JSON null", "GET", "/api/v1/users?query=al&cursor=" + cursorOf(`null`), "", 400, "cursor"},
+		{"empty cursor", "GET", "/api/v1/users?query=al&cursor=", "", 400, "cursor"},
+		{"empty limit", "GET", "/api/v1/users?query=al&limit=", "", 400, "limit"},
 		{"limit beyond int64", "GET", "/api/v1/users?query=al&limit=99999999999999999999", "", 400, "limit"},
 		{"NUL in a display name", "PATCH", "/api/v1/users/me", `{"displayName":"al\u0000ice"}`, 400, "displayName"},
 		{"invalid UTF-8 in a bio", "PATCH", "/api/v1/users/me", "{\"bio\":\"\xff\xfe\"}", 400, ""},

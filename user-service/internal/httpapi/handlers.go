@@ -113,7 +113,11 @@ func (h *handlers) get(c *gin.Context) {
 
 func (h *handlers) search(c *gin.Context) {
 	limit := 0
-	if s := c.Query("limit"); s != "" {
+	if s, given := c.GetQuery("limit"); given {
+		if s == "" {
+			writeError(c, problem.Validation(problem.FieldError{Field: "limit", Message: "must not be empty; leave it out for the default"}))
+			return
+		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			writeError(c, problem.Validation(problem.FieldError{Field: "limit", Message: "must be an integer between 1 and 100"}))
@@ -125,6 +129,10 @@ func (h *handlers) search(c *gin.Context) {
 		limit = n
 	}
 	query, cursor := c.Query("query"), c.Query("cursor")
+	if raw, given := c.GetQuery("cursor"); given && raw == "" {
+		writeError(c, problem.Validation(problem.FieldError{Field: "cursor", Message: "must not be empty; leave it out for the first page"}))
+		return
+	}
 	var bad []problem.FieldError
 	for _, f := range []struct{ name, value string }{{"query", query}, {"cursor", cursor}} {
 		if msg := input.Text(f.value); msg != "" {
