@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -35,8 +36,12 @@ func classify(err error, t Target) *problem.Problem {
 		return problem.ErrTooLarge.Wrap(err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return problem.ErrGatewayTimeout.Wrap(err)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		// Nothing listens: the service is down or restarting.
+	case errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// Nothing listens, or the service closed a kept-alive connection
+		// before answering: it is down or restarting, and the client may
+		// retry (every mutating call is idempotent by key or by nature).
 		return problem.ErrUnavailable.Wrap(err)
 	case errors.As(err, &up):
 		switch up.Status {

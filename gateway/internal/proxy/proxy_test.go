@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"syscall"
 	"testing"
@@ -44,7 +45,10 @@ func TestClassify(t *testing.T) {
 		{"upstream 500", &UpstreamError{Status: 500}, http.StatusBadGateway},
 		{"upstream 503", &UpstreamError{Status: 503}, http.StatusServiceUnavailable},
 		{"upstream 504", &UpstreamError{Status: 504}, http.StatusGatewayTimeout},
-		{"anything else", errors.New("connection reset"), http.StatusBadGateway},
+		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), http.StatusServiceUnavailable},
+		{"closed before answering", fmt.Errorf("roundtrip: %w", io.EOF), http.StatusServiceUnavailable},
+		{"cut mid-answer", fmt.Errorf("roundtrip: %w", io.ErrUnexpectedEOF), http.StatusServiceUnavailable},
+		{"anything else", errors.New("tls: bad certificate"), http.StatusBadGateway},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
