@@ -12,6 +12,7 @@ import (
 	"github.com/parleychat/parley/gateway/internal/realtime"
 	"github.com/parleychat/parley/gateway/internal/revocation"
 	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/gateway/web"
 	"github.com/parleychat/parley/shared/httpserver"
 	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/metrics"
@@ -99,6 +100,7 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Health:         public,
 		OpenAPI:        api.OpenAPI,
+		Web:            web.Handler(),
 		Realtime:       a.realtime.Handler(),
 
 		SessionRefreshed: a.sessionRefreshed,

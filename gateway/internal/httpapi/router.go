@@ -41,6 +41,11 @@ type Deps struct {
 	Health         *httpserver.Health
 	// OpenAPI is the document served at /api/v1/openapi.yaml.
 	OpenAPI []byte
+	// AsyncAPI, when set, is the event document served at
+	// /api/v1/asyncapi.yaml.
+	AsyncAPI []byte
+	// Web, when set, serves the reference web client at / and /web/.
+	Web http.Handler
 	// Realtime, when set, serves Socket.IO at /socket.io/.
 	Realtime http.Handler
 	// SessionRefreshed, when set, is told the identity of every session
@@ -99,10 +104,20 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		r.Any("/socket.io/*any", gin.WrapH(d.Realtime))
 	}
 
+	if d.Web != nil {
+		r.GET("/", gin.WrapH(d.Web))
+		r.GET("/web/*file", gin.WrapH(d.Web))
+	}
+
 	api := r.Group("/api/v1", crossOrigin(cop), limitBody(d.MaxBodyBytes))
 	api.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml; charset=utf-8", d.OpenAPI)
 	})
+	if d.AsyncAPI != nil {
+		api.GET("/asyncapi.yaml", func(c *gin.Context) {
+			c.Data(http.StatusOK, "application/yaml; charset=utf-8", d.AsyncAPI)
+		})
+	}
 	for _, rt := range h.routes() {
 		chain := []gin.HandlerFunc{}
 		switch rt.access {
