@@ -21,10 +21,13 @@ const (
 	ConversationRead = "conversation:read"
 	Typing           = "typing"
 	Sync             = "sync"
+	// PresenceQuery asks for the current presence of users who share a
+	// conversation with the caller; others are answered as unknown.
+	PresenceQuery = "presence:query"
 )
 
 // Commands lists every command name, in a stable order.
-var Commands = []string{MessageSend, MessageEdit, MessageDelete, ConversationRead, Typing, Sync}
+var Commands = []string{MessageSend, MessageEdit, MessageDelete, ConversationRead, Typing, Sync, PresenceQuery}
 
 // Envelope is the one argument of every forwarded command: the acting user's
 // internal token (aud chat-service), the W3C traceparent of the client's

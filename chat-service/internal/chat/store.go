@@ -9,6 +9,8 @@ import (
 // every change runs inside InTx so that the domain rows, the change-log
 // entry and the outgoing event commit or vanish together.
 type Store interface {
+	PresenceLookup
+
 	// InTx runs fn in one transaction, committing when fn returns nil.
 	InTx(ctx context.Context, fn func(Tx) error) error
 

@@ -71,6 +71,7 @@ func (s *Server) handlers() map[string]command {
 		link.ConversationRead: s.read,
 		link.Typing:           s.typing,
 		link.Sync:             s.sync,
+		link.PresenceQuery:    s.presenceQuery,
 	}
 }
 

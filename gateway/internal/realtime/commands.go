@@ -16,7 +16,7 @@ import (
 
 // commands are the client events forwarded to chat-service with an ack
 // (the design brief's Socket.IO table); typing is forwarded without one.
-var commands = []string{link.MessageSend, link.MessageEdit, link.MessageDelete, link.ConversationRead, link.Sync}
+var commands = []string{link.MessageSend, link.MessageEdit, link.MessageDelete, link.ConversationRead, link.Sync, link.PresenceQuery}
 
 // Commander carries commands to chat-service.
 type Commander interface {
