@@ -1,6 +1,6 @@
 # Parley — one command to run the system, one to test it.
 SHELL := /usr/bin/env bash
-MODULES := shared gateway auth-service user-service chat-service e2e
+MODULES := shared gateway auth-service user-service chat-service e2e tools
 INFRA := scripts/infra
 
 .PHONY: up down infra test test-unit test-fault test-fuzz fuzz contract bench bench-messages bench-gateway build vet fmt
