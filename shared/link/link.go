@@ -38,6 +38,11 @@ type Envelope struct {
 	Data        json.RawMessage `json:"data"`
 }
 
+// CodeOverloaded is the problem code of a command refused by chat-service's
+// admission control (503, retryable after RetryAfterMs): the one 503 that
+// is the stack protecting itself rather than failing.
+const CodeOverloaded = "overloaded"
+
 // Ack is the common part of every answer: ok, and on failure the problem
 // (status, code, detail, traceId, field errors) as REST would have written it.
 // RetryAfterMs, set with 429 and 503 overloaded, tells the client when to try

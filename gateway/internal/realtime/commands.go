@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"github.com/rs/zerolog"
+	"net/http"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -66,19 +67,20 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 				}
 				var ev *zerolog.Event
 				switch {
+				case code == link.CodeOverloaded || status == http.StatusTooManyRequests:
+					ev = s.refusedLog.Warn()
 				case status >= 500:
 					// Server-side failures (timeouts, link down, chat-service
 					// errors) are what SREs search for; shipped like 5xx.
-					ev = s.log.Error()
+					ev = s.cmdLog.Error()
 				case status >= 400:
-					ev = s.log.Warn()
+					ev = s.cmdLog.Warn()
 				default:
 					ev = s.okLog.Info()
 				}
 				ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
 					Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
-					Dur("event.duration", took).Str("event.dataset", "socketio.command").
-					Msg("command " + event)
+					Dur("event.duration", took).Msg("command " + event)
 				ack(res, nil)
 			}
 		}

@@ -82,6 +82,12 @@ type rig struct {
 
 func newRig(t *testing.T, o Options) *rig {
 	t.Helper()
+	return newRigLog(t, o, zerolog.Nop())
+}
+
+// newRigLog is newRig with the server logging to log.
+func newRigLog(t *testing.T, o Options, log zerolog.Logger) *rig {
+	t.Helper()
 	_, authPriv, _ := ed25519.GenerateKey(nil)
 	_, gwPriv, _ := ed25519.GenerateKey(nil)
 	authSigner, _ := token.NewSigner(authPriv, token.IssuerAuth)
@@ -102,7 +108,7 @@ func newRig(t *testing.T, o Options) *rig {
 	if o.AllowedOrigins == nil {
 		o.AllowedOrigins = []string{"https://app.parley.test"}
 	}
-	s := New(session.NewAuthenticator(sv, store), link, session.NewMinter(gwSigner), zerolog.Nop(), o)
+	s := New(session.NewAuthenticator(sv, store), link, session.NewMinter(gwSigner), log, o)
 	store.Subscribe(s.Revoke)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", s.Handler())

@@ -83,9 +83,12 @@ type Server struct {
 	deliveries  *prometheus.CounterVec
 	// deliveryLog writes each emitted delivery at info, sampled.
 	deliveryLog zerolog.Logger
-	// okLog writes successful commands at info, sampled (logging.Sampled;
-	// failures are always written).
-	okLog zerolog.Logger
+	// cmdLog writes failed commands; okLog writes successful ones at info
+	// and refusedLog the expected refusals of a busy stack (503 overloaded,
+	// 429), both sampled (logging.Sampled): under overload a record per
+	// refusal would add to the load it reports, and the metrics count
+	// every one.
+	cmdLog, okLog, refusedLog zerolog.Logger
 }
 
 // New returns a Socket.IO server; link carries commands to chat-service.
@@ -123,7 +126,9 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	for _, origin := range o.AllowedOrigins {
 		s.origins[strings.TrimRight(origin, "/")] = true
 	}
-	s.okLog = logging.Sampled(s.log)
+	s.cmdLog = log.With().Str("event.dataset", "socketio.command").Logger()
+	s.okLog = logging.Sampled(s.cmdLog)
+	s.refusedLog = logging.Sampled(s.cmdLog)
 	s.deliveryLog = logging.Sampled(log.With().Str("event.dataset", "realtime.delivery").Logger())
 	if o.Metrics != nil {
 		s.commands = metrics.NewCommands(o.Metrics, commandNames)
