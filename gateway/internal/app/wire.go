@@ -100,6 +100,7 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Health:         public,
 		OpenAPI:        api.OpenAPI,
+		AsyncAPI:       api.AsyncAPI,
 		Web:            web.Handler(),
 		Realtime:       a.realtime.Handler(),
 
