@@ -31,11 +31,19 @@ func (a *App) health(client *http.Client, shipper *logging.Shipper) (public, ops
 		},
 	}
 	all := map[string]httpserver.Check{
-		"auth-service": readyz(client, a.cfg.AuthURL),
-		"user-service": readyz(client, a.cfg.UsersURL),
-		"chat-service": readyz(client, a.cfg.ChatURLs()[0]),
-		"rabbitmq":     a.amqp.Check,
-		"chat-link":    a.link.Check,
+		"rabbitmq":  a.amqp.Check,
+		"chat-link": a.link.Check,
+	}
+	for name, urls := range map[string][]string{
+		"auth-service": a.cfg.AuthURLs(), "user-service": a.cfg.UsersURLs(), "chat-service": a.cfg.ChatURLs(),
+	} {
+		for _, u := range urls {
+			key := name
+			if len(urls) > 1 {
+				key = name + " " + u // one entry per instance
+			}
+			all[key] = readyz(client, u)
+		}
 	}
 	for name, check := range self {
 		all[name] = check

@@ -40,7 +40,11 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	if err != nil {
 		return nil, fmt.Errorf("SESSION_PUBLIC_KEYS: %w", err)
 	}
-	sessionVerifier, err := token.NewVerifier(sessionKeys, token.IssuerAuth, token.AudienceGateway)
+	// A browser sends the same session cookie with every request: the
+	// verified string is remembered until its exp (re-checked on every
+	// hit), and Authenticate checks revocation on every request, cached
+	// or not.
+	sessionVerifier, err := token.NewVerifier(sessionKeys, token.IssuerAuth, token.AudienceGateway, token.WithCache(sessionCacheSize))
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +64,10 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	if err != nil {
 		return nil, err
 	}
-	transport := proxy.NewTransport(cfg.UpstreamTimeout)
+	transport := proxy.NewTransport(cfg.LongestTimeout())
 	client := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout}
 	a.loader = &revocation.Loader{
-		Client: client, AuthURL: cfg.AuthURL, Log: a.log,
+		Client: client, AuthURL: cfg.AuthURLs()[0], Log: a.log,
 		Token: func() (string, error) { return a.minter.MintSelf(token.AudienceAuth) },
 	}
 
@@ -89,11 +93,15 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	public, ops := a.health(client, logs.Shipper)
 	a.ops = ops.OpsHandler(a.reg)
 	a.handler, err = httpapi.NewRouter(httpapi.Deps{
-		Log:            a.log,
-		Auth:           auth,
-		Revocations:    a.store,
-		Proxy:          proxy.New(a.minter, transport, cfg.UpstreamTimeout),
-		Targets:        targets,
+		Log:         a.log,
+		Auth:        auth,
+		Revocations: a.store,
+		Proxy:       proxy.New(a.minter, transport, cfg.UpstreamTimeout, proxy.RetryBudget{Ratio: cfg.RetryBudget}),
+		Targets:     targets,
+		Edge: httpapi.Edge{
+			ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.UpstreamTimeout, AuthTimeout: cfg.AuthTimeout,
+			RateIP: cfg.RateIP, RateAuthIP: cfg.RateAuthIP, RateUserRead: cfg.RateUserRead, RateUserWrite: cfg.RateUserWrite,
+		},
 		Cookies:        httpapi.Cookies{Secure: cfg.SecureCookies()},
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,
@@ -115,15 +123,20 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	return a, nil
 }
 
+// sessionCacheSize bounds the verified session tokens remembered: one per
+// active session on this instance, a few hundred bytes each.
+const sessionCacheSize = 65536
+
 func newTargets(cfg config.Config) (httpapi.Targets, error) {
 	var t httpapi.Targets
 	var err error
-	if t.Auth, err = proxy.NewTarget(token.AudienceAuth, cfg.AuthURL); err != nil {
+	b := proxy.Breaker{Failures: cfg.BreakerFailures, Open: cfg.BreakerOpen}
+	if t.Auth, err = proxy.NewTarget(token.AudienceAuth, cfg.AuthURLs(), b); err != nil {
 		return t, err
 	}
-	if t.Users, err = proxy.NewTarget(token.AudienceUsers, cfg.UsersURL); err != nil {
+	if t.Users, err = proxy.NewTarget(token.AudienceUsers, cfg.UsersURLs(), b); err != nil {
 		return t, err
 	}
-	t.Chat, err = proxy.NewTarget(token.AudienceChat, cfg.ChatURLs()[0])
+	t.Chat, err = proxy.NewTarget(token.AudienceChat, cfg.ChatURLs(), b)
 	return t, err
 }

@@ -28,9 +28,11 @@ type Config struct {
 	// from outside, hence loopback by default and no way to turn it off.
 	OpsAddr string `env:"OPS_ADDR" envDefault:"127.0.0.1:9080"`
 	// AuthURL, UsersURL and ChatURL are the services' internal base URLs.
-	// ChatURL may list several chat-service instances, comma-separated:
-	// the Socket.IO link keeps a connection to each (see ChatURLs); REST
-	// and readiness use the first.
+	// Each may list several instances, comma-separated: REST requests go
+	// round-robin over those whose circuit breaker is closed (outlier
+	// ejection); the Socket.IO link keeps a connection to each chat-service
+	// instance (see ChatURLs); the revocation snapshot is fetched from the
+	// first auth-service instance.
 	AuthURL  string `env:"AUTH_URL" envDefault:"http://127.0.0.1:8081"`
 	UsersURL string `env:"USERS_URL" envDefault:"http://127.0.0.1:8082"`
 	ChatURL  string `env:"CHAT_URL" envDefault:"http://127.0.0.1:8083"`
@@ -63,8 +65,30 @@ type Config struct {
 	// client IP is always the TCP peer.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
 
-	// UpstreamTimeout bounds every forwarded request, headers and body.
+	// UpstreamTimeout bounds every forwarded state-changing request,
+	// headers and body; ReadTimeout the reads (GET), AuthTimeout the
+	// routes that hash a password or rotate tokens (signup, login,
+	// refresh, logout, password change).
 	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"10s"`
+	ReadTimeout     time.Duration `env:"UPSTREAM_READ_TIMEOUT" envDefault:"10s"`
+	AuthTimeout     time.Duration `env:"UPSTREAM_AUTH_TIMEOUT" envDefault:"20s"`
+	// BreakerFailures consecutive failures (connection failure, timeout,
+	// 502 or 504) eject an upstream instance for BreakerOpen, after which
+	// one probe request decides whether it is back.
+	BreakerFailures int           `env:"BREAKER_FAILURES" envDefault:"5"`
+	BreakerOpen     time.Duration `env:"BREAKER_OPEN" envDefault:"5s"`
+	// RetryBudget is the share of requests that may be retried (idempotent,
+	// bodiless requests that met a connection failure), at most 10 saved up.
+	RetryBudget float64 `env:"RETRY_BUDGET" envDefault:"0.1"`
+	// Rate limits at the edge, in requests per second with a burst of twice
+	// that (at least 1); 0 turns one off. Per client IP on every API route
+	// and, tighter, on the auth routes (signup, login, refresh, logout,
+	// password); per user on the signed-in read (GET) and write routes.
+	// Each gateway instance counts on its own.
+	RateIP        float64 `env:"RATE_LIMIT_IP" envDefault:"0"`
+	RateAuthIP    float64 `env:"RATE_LIMIT_AUTH_IP" envDefault:"0"`
+	RateUserRead  float64 `env:"RATE_LIMIT_USER_READ" envDefault:"0"`
+	RateUserWrite float64 `env:"RATE_LIMIT_USER_WRITE" envDefault:"0"`
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"1048576"`
 	// GatewayID names this instance in presence heartbeats and logs.
@@ -111,9 +135,11 @@ func Load(getenv func(string) string) (Config, error) {
 // Validate checks combinations and ranges that env tags cannot express.
 func (c *Config) Validate() error {
 	var errs []error
-	urls := [][2]string{{"AUTH_URL", c.AuthURL}, {"USERS_URL", c.UsersURL}}
-	for _, u := range c.ChatURLs() {
-		urls = append(urls, [2]string{"CHAT_URL", u})
+	var urls [][2]string
+	for name, list := range map[string][]string{"AUTH_URL": c.AuthURLs(), "USERS_URL": c.UsersURLs(), "CHAT_URL": c.ChatURLs()} {
+		for _, u := range list {
+			urls = append(urls, [2]string{name, u})
+		}
 	}
 	for _, nv := range urls {
 		u, err := url.Parse(nv[1])
@@ -130,8 +156,20 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin like https://chat.example.com", o))
 		}
 	}
-	if c.UpstreamTimeout <= 0 {
-		errs = append(errs, errors.New("UPSTREAM_TIMEOUT must be positive"))
+	if c.UpstreamTimeout <= 0 || c.ReadTimeout <= 0 || c.AuthTimeout <= 0 {
+		errs = append(errs, errors.New("UPSTREAM_TIMEOUT, UPSTREAM_READ_TIMEOUT and UPSTREAM_AUTH_TIMEOUT must be positive"))
+	}
+	if c.BreakerFailures < 1 || c.BreakerOpen <= 0 {
+		errs = append(errs, errors.New("BREAKER_FAILURES must be at least 1 and BREAKER_OPEN positive"))
+	}
+	if !(c.RetryBudget >= 0 && c.RetryBudget <= 1) {
+		errs = append(errs, errors.New("RETRY_BUDGET must be between 0 and 1"))
+	}
+	for name, r := range map[string]float64{"RATE_LIMIT_IP": c.RateIP, "RATE_LIMIT_AUTH_IP": c.RateAuthIP,
+		"RATE_LIMIT_USER_READ": c.RateUserRead, "RATE_LIMIT_USER_WRITE": c.RateUserWrite} {
+		if !(r >= 0 && r <= 1e6) {
+			errs = append(errs, fmt.Errorf("%s must be between 0 (off) and 1000000 requests per second", name))
+		}
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("MAX_BODY_BYTES must be positive"))
@@ -161,8 +199,21 @@ func (c *Config) Validate() error {
 
 // ChatURLs returns the chat-service instances listed in CHAT_URL, in order
 // (an empty entry is kept, so Validate reports it).
-func (c *Config) ChatURLs() []string {
-	parts := strings.Split(c.ChatURL, ",")
+func (c *Config) ChatURLs() []string { return splitList(c.ChatURL) }
+
+// AuthURLs returns the auth-service instances listed in AUTH_URL.
+func (c *Config) AuthURLs() []string { return splitList(c.AuthURL) }
+
+// UsersURLs returns the user-service instances listed in USERS_URL.
+func (c *Config) UsersURLs() []string { return splitList(c.UsersURL) }
+
+// LongestTimeout is the longest of the route timeouts.
+func (c *Config) LongestTimeout() time.Duration {
+	return max(c.UpstreamTimeout, c.ReadTimeout, c.AuthTimeout)
+}
+
+func splitList(v string) []string {
+	parts := strings.Split(v, ",")
 	for i, p := range parts {
 		parts[i] = strings.TrimSpace(p)
 	}

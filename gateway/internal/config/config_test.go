@@ -90,6 +90,12 @@ func TestRejects(t *testing.T) {
 		{"ops address without port", with("OPS_ADDR", "127.0.0.1"), "OPS_ADDR"},
 		{"ops address is the public one", with("OPS_ADDR", ":8080"), "OPS_ADDR"},
 		{"no sockets per user", with("SOCKETS_PER_USER", "0"), "SOCKETS_PER_USER"},
+		{"relative second users instance", with("USERS_URL", "http://127.0.0.1:8082,users:8082"), "USERS_URL"},
+		{"zero read timeout", with("UPSTREAM_READ_TIMEOUT", "0s"), "UPSTREAM_READ_TIMEOUT"},
+		{"no breaker failures", with("BREAKER_FAILURES", "0"), "BREAKER_FAILURES"},
+		{"retry budget above 1", with("RETRY_BUDGET", "2"), "RETRY_BUDGET"},
+		{"negative rate", with("RATE_LIMIT_USER_READ", "-1"), "RATE_LIMIT_USER_READ"},
+		{"rate not a number", with("RATE_LIMIT_IP", "many"), "RATE_LIMIT_IP"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

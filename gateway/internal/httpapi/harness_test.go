@@ -130,6 +130,11 @@ type envOptions struct {
 	realtime       http.Handler // served at /socket.io/
 	trustedProxies []string
 	refreshed      func(session.Identity)
+	usersURLs      []string           // overrides the user-service instances
+	edge           httpapi.Edge       // route-class timeouts and rate limits
+	breaker        proxy.Breaker      // zero: proxy.DefaultBreaker
+	retry          *proxy.RetryBudget // nil: proxy.DefaultRetryBudget
+	log            io.Writer          // request log; nil: none
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -171,16 +176,29 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.chatURL != "" {
 		chatURL = o.chatURL
 	}
+	usersURLs := []string{e.users.srv.URL}
+	if o.usersURLs != nil {
+		usersURLs = o.usersURLs
+	}
+	retry := proxy.DefaultRetryBudget
+	if o.retry != nil {
+		retry = *o.retry
+	}
 	targets := httpapi.Targets{
-		Auth:  mustTarget(t, token.AudienceAuth, e.auth.srv.URL),
-		Users: mustTarget(t, token.AudienceUsers, e.users.srv.URL),
-		Chat:  mustTarget(t, token.AudienceChat, chatURL),
+		Auth:  mustTarget(t, token.AudienceAuth, o.breaker, e.auth.srv.URL),
+		Users: mustTarget(t, token.AudienceUsers, o.breaker, usersURLs...),
+		Chat:  mustTarget(t, token.AudienceChat, o.breaker, chatURL),
+	}
+	logger := zerolog.Nop()
+	if o.log != nil {
+		logger = zerolog.New(o.log)
 	}
 	router, err := httpapi.NewRouter(httpapi.Deps{
-		Log:            zerolog.Nop(),
+		Log:            logger,
 		Auth:           e.authenticate,
 		Revocations:    e.revocations,
-		Proxy:          proxy.New(e.minter, proxy.NewTransport(o.timeout), o.timeout),
+		Proxy:          proxy.New(e.minter, proxy.NewTransport(o.timeout), o.timeout, retry),
+		Edge:           o.edge,
 		Targets:        targets,
 		Cookies:        httpapi.Cookies{Secure: o.secure},
 		AllowedOrigins: []string{"https://app.parley.test"},
@@ -207,9 +225,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	return e
 }
 
-func mustTarget(t testing.TB, aud, base string) proxy.Target {
+func mustTarget(t testing.TB, aud string, b proxy.Breaker, bases ...string) proxy.Target {
 	t.Helper()
-	tg, err := proxy.NewTarget(aud, base)
+	tg, err := proxy.NewTarget(aud, bases, b)
 	if err != nil {
 		t.Fatal(err)
 	}

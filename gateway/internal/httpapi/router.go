@@ -6,6 +6,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,28 @@ type Deps struct {
 	SessionRefreshed func(session.Identity)
 	// Metrics, if set, receives RED metrics per route.
 	Metrics prometheus.Registerer
+	// Edge holds per-route-class timeouts and rate limits.
+	Edge Edge
 }
+
+// Edge is the per-route-class policy: timeouts (0: the proxy's default)
+// and rate limits in requests per second (0: none; bursts of twice that).
+type Edge struct {
+	ReadTimeout, WriteTimeout, AuthTimeout time.Duration
+	// RateIP applies per client IP to every /api/v1 route, RateAuthIP per
+	// client IP to the auth class, RateUserRead and RateUserWrite per user
+	// to the signed-in read and write classes.
+	RateIP, RateAuthIP, RateUserRead, RateUserWrite float64
+}
+
+// class groups routes that share a timeout and a rate limit.
+type class int
+
+const (
+	classAuth  class = iota // signup, login, refresh, logout, password: hashing and token rotation
+	classRead               // GET
+	classWrite              // every other signed-in change
+)
 
 type handlers struct {
 	auth        *session.Authenticator
@@ -62,6 +84,7 @@ type handlers struct {
 	targets     Targets
 	cookies     Cookies
 	refreshed   func(session.Identity)
+	timeouts    map[class]time.Duration
 }
 
 // NewRouter builds the gateway's Gin engine.
@@ -73,7 +96,13 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		}
 	}
 	h := &handlers{auth: d.Auth, revocations: d.Revocations, proxy: d.Proxy, targets: d.Targets, cookies: d.Cookies,
-		refreshed: d.SessionRefreshed}
+		refreshed: d.SessionRefreshed,
+		timeouts:  map[class]time.Duration{classAuth: d.Edge.AuthTimeout, classRead: d.Edge.ReadTimeout, classWrite: d.Edge.WriteTimeout}}
+	// The auth handlers forward to auth-service with the auth class's
+	// timeout; proxied routes set their own class's (routes).
+	h.targets.Auth = h.targets.Auth.WithTimeout(d.Edge.AuthTimeout)
+	perIP := map[class]*limiter{classAuth: newLimiter("address", d.Edge.RateAuthIP)}
+	perUser := map[class]*limiter{classRead: newLimiter("user", d.Edge.RateUserRead), classWrite: newLimiter("user", d.Edge.RateUserWrite)}
 
 	r := gin.New()
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
@@ -110,6 +139,9 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	}
 
 	api := r.Group("/api/v1", crossOrigin(cop), limitBody(d.MaxBodyBytes))
+	if l := newLimiter("address", d.Edge.RateIP); l != nil {
+		api.Use(l.handler(clientIP))
+	}
 	api.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml; charset=utf-8", d.OpenAPI)
 	})
@@ -120,12 +152,18 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	}
 	for _, rt := range h.routes() {
 		chain := []gin.HandlerFunc{}
+		if l := perIP[rt.class]; l != nil {
+			chain = append(chain, l.handler(clientIP))
+		}
 		switch rt.access {
 		case public:
 		case optional:
 			chain = append(chain, h.optionalSession)
 		case user:
 			chain = append(chain, h.requireSession)
+			if l := perUser[rt.class]; l != nil {
+				chain = append(chain, l.handler(userKey))
+			}
 		}
 		api.Handle(rt.method, rt.path, append(chain, rt.handler)...)
 	}
@@ -145,6 +183,7 @@ const (
 type route struct {
 	method, path string
 	access       access
+	class        class
 	handler      gin.HandlerFunc
 }
 
@@ -162,38 +201,39 @@ func Routes() []string {
 // everything not listed is 404 at the gateway, so internal service routes
 // are never reachable from outside.
 func (h *handlers) routes() []route {
-	to := func(t *proxy.Target) gin.HandlerFunc {
-		return func(c *gin.Context) { h.proxy.Forward(c, *t, identityOf(c), nil) }
+	to := func(t *proxy.Target, cl class) gin.HandlerFunc {
+		return func(c *gin.Context) { h.proxy.Forward(c, t.WithTimeout(h.timeouts[cl]), identityOf(c), nil) }
 	}
 	auth, users, chat := &h.targets.Auth, &h.targets.Users, &h.targets.Chat
+	const r, w, a = classRead, classWrite, classAuth
 	return []route{
-		{"POST", "/auth/signup", public, h.issueSession},
-		{"POST", "/auth/login", public, h.issueSession},
-		{"POST", "/auth/refresh", public, h.refresh},
-		{"POST", "/auth/logout", optional, h.logout},
-		{"GET", "/auth/me", user, to(auth)},
-		{"PUT", "/auth/password", user, h.changePassword},
-		{"GET", "/auth/sessions", user, to(auth)},
-		{"DELETE", "/auth/sessions/:id", user, h.revokeSession},
+		{"POST", "/auth/signup", public, a, h.issueSession},
+		{"POST", "/auth/login", public, a, h.issueSession},
+		{"POST", "/auth/refresh", public, a, h.refresh},
+		{"POST", "/auth/logout", optional, a, h.logout},
+		{"GET", "/auth/me", user, r, to(auth, r)},
+		{"PUT", "/auth/password", user, a, h.changePassword},
+		{"GET", "/auth/sessions", user, r, to(auth, r)},
+		{"DELETE", "/auth/sessions/:id", user, w, h.revokeSession},
 
-		{"GET", "/users/me", user, to(users)},
-		{"PATCH", "/users/me", user, to(users)},
-		{"GET", "/users/:id", user, to(users)},
-		{"GET", "/users", user, to(users)},
+		{"GET", "/users/me", user, r, to(users, r)},
+		{"PATCH", "/users/me", user, w, to(users, w)},
+		{"GET", "/users/:id", user, r, to(users, r)},
+		{"GET", "/users", user, r, to(users, r)},
 
-		{"POST", "/conversations", user, to(chat)},
-		{"GET", "/conversations", user, to(chat)},
-		{"GET", "/conversations/:id", user, to(chat)},
-		{"PATCH", "/conversations/:id", user, to(chat)},
-		{"POST", "/conversations/:id/members", user, to(chat)},
-		{"DELETE", "/conversations/:id/members/:userId", user, to(chat)},
-		{"GET", "/conversations/:id/messages", user, to(chat)},
-		{"POST", "/conversations/:id/messages", user, to(chat)},
-		{"PATCH", "/conversations/:id/messages/:messageId", user, to(chat)},
-		{"DELETE", "/conversations/:id/messages/:messageId", user, to(chat)},
-		{"POST", "/conversations/:id/read", user, to(chat)},
-		{"PUT", "/conversations/:id/messages/:messageId/reactions/:emoji", user, to(chat)},
-		{"DELETE", "/conversations/:id/messages/:messageId/reactions/:emoji", user, to(chat)},
-		{"GET", "/messages/search", user, to(chat)},
+		{"POST", "/conversations", user, w, to(chat, w)},
+		{"GET", "/conversations", user, r, to(chat, r)},
+		{"GET", "/conversations/:id", user, r, to(chat, r)},
+		{"PATCH", "/conversations/:id", user, w, to(chat, w)},
+		{"POST", "/conversations/:id/members", user, w, to(chat, w)},
+		{"DELETE", "/conversations/:id/members/:userId", user, w, to(chat, w)},
+		{"GET", "/conversations/:id/messages", user, r, to(chat, r)},
+		{"POST", "/conversations/:id/messages", user, w, to(chat, w)},
+		{"PATCH", "/conversations/:id/messages/:messageId", user, w, to(chat, w)},
+		{"DELETE", "/conversations/:id/messages/:messageId", user, w, to(chat, w)},
+		{"POST", "/conversations/:id/read", user, w, to(chat, w)},
+		{"PUT", "/conversations/:id/messages/:messageId/reactions/:emoji", user, w, to(chat, w)},
+		{"DELETE", "/conversations/:id/messages/:messageId/reactions/:emoji", user, w, to(chat, w)},
+		{"GET", "/messages/search", user, r, to(chat, r)},
 	}
 }

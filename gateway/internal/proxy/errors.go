@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/textproto"
 	"strings"
-	"syscall"
 
 	"github.com/parleychat/parley/shared/problem"
 )
@@ -27,8 +25,8 @@ func (e *UpstreamError) Error() string {
 
 // classify maps a forwarding failure to the problem the client gets. The
 // cause is wrapped so the request log (and Elasticsearch) records it.
-func classify(err error, t Target) *problem.Problem {
-	err = fmt.Errorf("%s: %w", t.Audience, err)
+func classify(err error, audience string) *problem.Problem {
+	err = fmt.Errorf("%s: %w", audience, err)
 	var tooLarge *http.MaxBytesError
 	var up *UpstreamError
 	switch {
@@ -36,9 +34,7 @@ func classify(err error, t Target) *problem.Problem {
 		return problem.ErrTooLarge.Wrap(err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return problem.ErrGatewayTimeout.Wrap(err)
-	case errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case connectionFailure(err):
 		// Nothing listens, or the service closed a kept-alive connection
 		// before answering: it is down or restarting, and the client may
 		// retry (every mutating call is idempotent by key or by nature).

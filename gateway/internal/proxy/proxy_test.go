@@ -33,7 +33,7 @@ func TestStripClientHeaders(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	target := Target{Audience: "chat-service"}
+	const audience = "chat-service"
 	tests := []struct {
 		name string
 		err  error
@@ -52,7 +52,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := classify(tc.err, target)
+			p := classify(tc.err, audience)
 			if p.Status != tc.want {
 				t.Errorf("status %d, want %d", p.Status, tc.want)
 			}

@@ -26,7 +26,8 @@ func newFixture(t testing.TB) fixture {
 	gwSigner, _ := token.NewSigner(gwPriv, token.IssuerGateway)
 	sessKeys, _ := token.NewKeySet(authPriv.Public().(ed25519.PublicKey))
 	intKeys, _ := token.NewKeySet(gwPriv.Public().(ed25519.PublicKey))
-	sv, err := token.NewVerifier(sessKeys, token.IssuerAuth, token.AudienceGateway)
+	// As wired in the gateway: verified session tokens are cached.
+	sv, err := token.NewVerifier(sessKeys, token.IssuerAuth, token.AudienceGateway, token.WithCache(64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +81,11 @@ func TestMintCarriesIdentity(t *testing.T) {
 
 func TestAuthenticateRevoked(t *testing.T) {
 	f := newFixture(t)
+	// Accepted once, so the token is in the verifier's cache: revocation
+	// must still apply to it.
+	if _, err := f.auth.Authenticate(f.raw); err != nil {
+		t.Fatalf("Authenticate before revocation: %v", err)
+	}
 	f.store.RevokeSessions("user-1", []string{"session-1"}, time.Now().Add(time.Hour))
 	if _, err := f.auth.Authenticate(f.raw); err != session.ErrRevoked {
 		t.Errorf("err = %v, want ErrRevoked", err)

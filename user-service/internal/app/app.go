@@ -47,7 +47,10 @@ func Run(ctx context.Context, cfg config.Config, version string, ready func(net.
 	if err != nil {
 		return err
 	}
-	verifier, err := token.NewVerifier(keys, token.IssuerGateway, token.AudienceUsers)
+	// The gateway hands one internal token out again for a few seconds per
+	// user and session: the cache (exact string, time bounds re-checked on
+	// every hit) saves the repeated Ed25519 checks (token.WithCache).
+	verifier, err := token.NewVerifier(keys, token.IssuerGateway, token.AudienceUsers, token.WithCache(8192))
 	if err != nil {
 		return err
 	}
