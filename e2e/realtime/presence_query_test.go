@@ -1,8 +1,13 @@
 package realtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +56,8 @@ func waitPresenceAnswer(t *testing.T, sock *harness.Socket, d time.Duration, wha
 // A shares a conversation with B and asks for B, for C (online, but a
 // stranger to A) and for an id naming no one. B is answered online while
 // connected and offline once gone; C is never revealed: answered exactly
-// as the unknown id. Bad input is refused 400 with the field.
+// as the unknown id. Bad input is refused 400 with the field. The gateway
+// serves the AsyncAPI document that describes the command.
 func TestPresenceQuery(t *testing.T) {
 	t.Parallel()
 	s := harness.Start(t, harness.Options{Env: map[string][]string{
@@ -66,6 +72,18 @@ func TestPresenceQuery(t *testing.T) {
 	a.CreateDirect(b.UserID)
 	d.CreateDirect(c.UserID)
 	nobody := uuid.Must(uuid.NewV7()).String()
+
+	// The command is in the event contract the gateway serves.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "gateway", "api", "asyncapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := a.Do(http.MethodGet, "/api/v1/asyncapi.yaml", nil).Expect(t, http.StatusOK, "GET /api/v1/asyncapi.yaml")
+	if ct := served.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") || !bytes.Equal(served.Body, doc) ||
+		!bytes.Contains(served.Body, []byte("name: presence:query")) {
+		t.Errorf("GET /api/v1/asyncapi.yaml: %s, %d bytes; want gateway/api/asyncapi.yaml (%d bytes) as application/yaml, describing presence:query", ct, len(served.Body), len(doc))
+	}
+
 	sa, sd := a.Connect(), d.Connect()
 
 	offline := func(ps []presenceState) bool {

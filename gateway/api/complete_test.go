@@ -77,7 +77,8 @@ func TestDocumentIsComplete(t *testing.T) {
 			if method != "get" {
 				want = append(want, "403")
 			}
-			if path != "/openapi.yaml" {
+			// The API documents are bytes the gateway holds: no upstream to fail.
+			if path != "/openapi.yaml" && path != "/asyncapi.yaml" {
 				for _, code := range want {
 					if _, ok := responses[code]; !ok {
 						t.Errorf("%s does not document %s", name, code)
