@@ -246,7 +246,9 @@ func (sc *scenario) settle() {
 func (sc *scenario) fixed(b *testing.B, name string, rate float64, d time.Duration) stepStats {
 	b.Helper()
 	sc.settle()
+	profiled := profileStep(b, sc.stack, sc.name, name, d)
 	r, cpu := sc.measure(b, name, []segment{{Rate: rate, Ms: d.Milliseconds()}}, nil)
+	profiled()
 	st := stats(r, name, rate, d, 0, r.Sent)
 	st.cpu, st.dups = cpu[0], r.Duplicates
 	if c := sc.flood.ceiling(sc.senders); c > 0 && rate > c {

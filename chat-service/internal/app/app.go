@@ -86,6 +86,7 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
 		TypingRate: chat.DefaultConfig.TypingRate, TypingBurst: chat.DefaultConfig.TypingBurst,
 		SyncEventCap: cfg.SyncEventCap, UnknownUserWait: chat.DefaultConfig.UnknownUserWait,
+		SendQueueWait: sendQueueWait(cfg.SendQueueWait),
 	})
 	presence := chat.NewPresence(store, realtime)
 	consumers, err := rabbitmq.NewConsumers(ctx, conn, cfg.ConsumerName, store, presence)
@@ -208,4 +209,13 @@ func prune(ctx context.Context, log zerolog.Logger, store *postgres.Store, cutof
 	if total > 0 {
 		log.Info().Int64("pruned", total).Time("cutoff", cutoff).Msg("pruned the change log")
 	}
+}
+
+// sendQueueWait maps SEND_QUEUE_WAIT to chat.Config's: 0 there means the
+// default, so "off" (0 in the environment) is passed as negative.
+func sendQueueWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

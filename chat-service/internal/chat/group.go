@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // pendingSend is a validated send waiting for its group commit.
@@ -13,6 +15,7 @@ type pendingSend struct {
 	in      NewMessage
 	replyTo *string
 	done    chan sendResult // buffered: the committer never blocks on it
+	queued  time.Time       // when it joined the queue
 }
 
 type sendResult struct {
@@ -29,10 +32,15 @@ type sendResult struct {
 // waits for nothing but its own commit. There is no timer: batching costs
 // no latency when idle.
 //
-// The queue is bounded: a send that finds it full is refused at once with
-// ErrOverloaded instead of waiting behind work that will not finish soon,
-// and a send whose context ended before its batch began is dropped, never
-// stored later.
+// Admission control: the database is the bottleneck of the message path,
+// so the queue in front of it is where overload shows first. A send is
+// refused at once with ErrOverloaded (retryable) when sends are waiting and
+// the wait is past maxWait — the oldest waiting send's age, or how long the
+// recent ones waited before their batch began — or when the queue is full;
+// a send that was let in but still waited past maxWait is refused when its
+// batch is formed, never stored late. A send whose context ended before its
+// batch began is dropped the same way. So under overload the excess is
+// refused fast and the accepted sends keep their latency.
 type group struct {
 	run func([]*pendingSend) // commits one batch, answering each send
 
@@ -42,19 +50,25 @@ type group struct {
 	runners  int // batches in flight at most
 	maxBatch int
 	maxQueue int
+	maxWait  time.Duration // negative: no bound
+	// wait is a moving average of how long sends waited before their batch
+	// began, in nanoseconds.
+	wait atomic.Int64
 }
 
-func newGroup(runners, maxBatch, maxQueue int, run func([]*pendingSend)) *group {
-	return &group{run: run, runners: runners, maxBatch: maxBatch, maxQueue: maxQueue}
+func newGroup(runners, maxBatch, maxQueue int, maxWait time.Duration, run func([]*pendingSend)) *group {
+	return &group{run: run, runners: runners, maxBatch: maxBatch, maxQueue: maxQueue, maxWait: maxWait}
 }
 
 // submit queues p, starting a runner when fewer than runners are busy.
 func (g *group) submit(p *pendingSend) error {
+	now := time.Now()
 	g.mu.Lock()
-	if len(g.queue) >= g.maxQueue {
+	if len(g.queue) >= g.maxQueue || g.late(now) {
 		g.mu.Unlock()
 		return ErrOverloaded
 	}
+	p.queued = now
 	g.queue = append(g.queue, p)
 	if g.running >= g.runners {
 		g.mu.Unlock()
@@ -67,10 +81,20 @@ func (g *group) submit(p *pendingSend) error {
 	return nil
 }
 
+// late reports whether a send queued now would wait past maxWait: sends
+// are waiting and the oldest has waited past it already, or recent sends
+// did. A send finding no queue is always let in. g.mu is held.
+func (g *group) late(now time.Time) bool {
+	if g.maxWait < 0 || len(g.queue) == 0 {
+		return false
+	}
+	return now.Sub(g.queue[0].queued) > g.maxWait || time.Duration(g.wait.Load()) > g.maxWait
+}
+
 // loop commits batches until the queue is empty.
 func (g *group) loop(batch []*pendingSend) {
 	for {
-		if live := dropExpired(batch); len(live) > 0 {
+		if live := g.dropLate(batch); len(live) > 0 {
 			g.run(live)
 		}
 		g.mu.Lock()
@@ -105,12 +129,18 @@ func (g *group) take() []*pendingSend {
 	return batch
 }
 
-// dropExpired answers the sends whose caller gave up before their batch
-// began and returns the others; a dropped send is never stored.
-func dropExpired(batch []*pendingSend) []*pendingSend {
+// dropLate answers the sends whose caller gave up before their batch
+// began, or that waited past maxWait, and returns the others; a dropped
+// send is never stored. It also folds each send's wait into g.wait (1/8
+// weight per send: it follows a change of load within a batch or two).
+func (g *group) dropLate(batch []*pendingSend) []*pendingSend {
+	now := time.Now()
 	live := batch[:0:0]
 	for _, p := range batch {
-		if err := p.ctx.Err(); err != nil {
+		waited := now.Sub(p.queued)
+		old := g.wait.Load()
+		g.wait.Store(old + (int64(waited)-old)/8)
+		if p.ctx.Err() != nil || (g.maxWait >= 0 && waited > g.maxWait) {
 			p.done <- sendResult{err: ErrOverloaded}
 			continue
 		}

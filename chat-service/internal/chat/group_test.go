@@ -15,7 +15,7 @@ func TestGroupRefusesWhenQueueFull(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	committed := make(chan string, 16)
-	g := newGroup(1, 4, 3, func(batch []*pendingSend) {
+	g := newGroup(1, 4, 3, -1, func(batch []*pendingSend) {
 		<-release
 		for _, p := range batch {
 			committed <- p.in.ClientMsgID
@@ -96,6 +96,79 @@ func TestGroupNeverBatchesOneKeyTwice(t *testing.T) {
 			if got[i][j] != want[i][j] {
 				t.Fatalf("batches = %v, want %v", got, want)
 			}
+		}
+	}
+}
+
+// TestGroupRefusesSendsThatWouldWaitTooLong holds the only runner inside a
+// slow batch with a 50ms wait budget: a send queued behind it is let in
+// (the queue was empty); once it has waited past the budget the next send
+// is refused at once, and the queued one is refused when its batch forms,
+// without being committed. When the runner is free again a send is
+// committed normally.
+func TestGroupRefusesSendsThatWouldWaitTooLong(t *testing.T) {
+	t.Parallel()
+	const budget = 50 * time.Millisecond
+	release := make(chan struct{})
+	committed := make(chan string, 16)
+	g := newGroup(1, 4, 100, budget, func(batch []*pendingSend) {
+		<-release
+		for _, p := range batch {
+			committed <- p.in.ClientMsgID
+			p.done <- sendResult{created: true}
+		}
+	})
+	send := func(key string) (*pendingSend, error) {
+		p := &pendingSend{ctx: context.Background(), userID: "u", in: NewMessage{ClientMsgID: key}, done: make(chan sendResult, 1)}
+		return p, g.submit(p)
+	}
+	running, err := send("running")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting, err := send("waiting")
+	if err != nil {
+		t.Fatalf("a send into an empty queue = %v, want queued", err)
+	}
+	time.Sleep(2 * budget) // the waiting send is now past the budget
+	start := time.Now()
+	if _, err := send("refused"); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("a send behind one that waited past the budget = %v, want ErrOverloaded", err)
+	}
+	if took := time.Since(start); took > budget {
+		t.Errorf("refusal took %v, want immediate", took)
+	}
+	close(release)
+	if r := <-running.done; !r.created {
+		t.Errorf("running send: %+v, want committed", r)
+	}
+	if r := <-waiting.done; !errors.Is(r.err, ErrOverloaded) {
+		t.Errorf("send that waited past the budget: %+v, want refused with ErrOverloaded", r)
+	}
+	// The queue is empty again: a send is let in and committed (the
+	// average wait is high, but a send finding no queue always goes).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		idle := g.running == 0
+		g.mu.Unlock()
+		if idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner never went idle")
+		}
+	}
+	later, err := send("later")
+	if err != nil {
+		t.Fatalf("a send into an idle group = %v, want queued", err)
+	}
+	if r := <-later.done; !r.created {
+		t.Errorf("later send: %+v, want committed", r)
+	}
+	close(committed)
+	for k := range committed {
+		if k == "waiting" || k == "refused" {
+			t.Errorf("send %q was committed", k)
 		}
 	}
 }

@@ -40,6 +40,12 @@ type Config struct {
 	// replica to learn about a member it does not know yet (the
 	// registration event may be a moment behind the client).
 	UnknownUserWait time.Duration
+	// SendQueueWait is the longest a send may wait for its group commit to
+	// begin: past it sends are refused at once with ErrOverloaded
+	// (retryable) rather than queued behind work that would make their
+	// acks late; a send whose wait still ran past it is refused without
+	// being stored. Negative: no bound but the queue's length.
+	SendQueueWait time.Duration
 }
 
 // DefaultConfig is 10 messages/s with bursts of 20 per user.
@@ -49,6 +55,7 @@ var DefaultConfig = Config{
 	TypingRate:      2,
 	TypingBurst:     5,
 	SyncEventCap:    500,
+	SendQueueWait:   150 * time.Millisecond,
 	SyncTotalCap:    5000,
 	UnknownUserWait: 2 * time.Second,
 }
@@ -82,7 +89,11 @@ func NewService(store Store, realtime Realtime, cfg Config) *Service {
 		typing:   NewLimiter(cfg.TypingRate, cfg.TypingBurst),
 		now:      now,
 	}
-	s.sends = newGroup(sendRunners, sendMaxBatch, sendMaxQueue, s.commitSends)
+	if cfg.SendQueueWait == 0 {
+		cfg.SendQueueWait = DefaultConfig.SendQueueWait
+		s.cfg.SendQueueWait = cfg.SendQueueWait
+	}
+	s.sends = newGroup(sendRunners, sendMaxBatch, sendMaxQueue, cfg.SendQueueWait, s.commitSends)
 	return s
 }
 

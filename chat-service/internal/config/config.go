@@ -49,11 +49,19 @@ type Config struct {
 	// LinkWorkers is how many Socket.IO link commands run at once. A send
 	// holds its worker while its batch commits, and a batch can only be as
 	// large as the sends waiting at once, so group commit needs many
-	// workers; the database work itself is bounded by the group's runners.
-	LinkWorkers int `env:"LINK_WORKERS" envDefault:"128"`
+	// workers: with W workers and a commit latency L the link carries at
+	// most W/L commands a second, and users sharing a worker wait for each
+	// other. A worker is an idle goroutine until it has work; the database
+	// work itself is bounded by the group's runners and SEND_QUEUE_WAIT.
+	LinkWorkers int `env:"LINK_WORKERS" envDefault:"1024"`
 	// LinkUserCommands is how many of one user's link commands may wait or
 	// run at once; past it that user alone is answered 429.
 	LinkUserCommands int `env:"LINK_USER_COMMANDS" envDefault:"16"`
+	// SendQueueWait is the longest a message send may wait for its group
+	// commit to begin; past it sends are refused at once with 503
+	// overloaded and a retry hint (admission control in front of the
+	// database). 0 turns the bound off (only the queue's length is).
+	SendQueueWait time.Duration `env:"SEND_QUEUE_WAIT" envDefault:"150ms"`
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map
@@ -108,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PresenceSweepInterval < 100*time.Millisecond {
 		errs = append(errs, errors.New("PRESENCE_SWEEP_INTERVAL: must be at least 100ms"))
+	}
+	if c.SendQueueWait < 0 {
+		errs = append(errs, errors.New("SEND_QUEUE_WAIT: must not be negative"))
 	}
 	if c.LinkWorkers < 1 {
 		errs = append(errs, errors.New("LINK_WORKERS: must be at least 1"))

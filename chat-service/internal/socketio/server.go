@@ -36,7 +36,8 @@ type Config struct {
 	// them. Default 32.
 	Workers int
 	// QueueSize bounds the commands waiting per worker; past it a command is
-	// refused with 503 instead of growing memory. Default 256.
+	// refused with 503 instead of growing memory. Default 64 (with many
+	// workers each holds a user or two, whose own bound is PerUser).
 	QueueSize int
 	// Metrics, if set, receives each command's outcome and latency.
 	Metrics prometheus.Registerer
@@ -76,7 +77,7 @@ func New(cfg Config) *Server {
 		cfg.Workers = 32
 	}
 	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 256
+		cfg.QueueSize = 64
 	}
 	if cfg.PerUser <= 0 {
 		cfg.PerUser = 16
