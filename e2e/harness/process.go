@@ -60,16 +60,22 @@ func (p *Process) StartNoWait() {
 	p.t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cmd := exec.Command(p.bin)
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout = p.log
-	cmd.Stderr = p.log
+	cmd := command(p)
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	p.cmd, p.done = cmd, done
+}
+
+// exec prepares one run of the instance's binary.
+func command(p *Process) *exec.Cmd {
+	cmd := exec.Command(p.bin)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	return cmd
 }
 
 // WaitReady polls /readyz until it answers 200 or d passes.

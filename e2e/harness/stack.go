@@ -18,6 +18,14 @@ import (
 type Options struct {
 	Gateways int // default 1
 	Chats    int // chat-service instances, default 1
+	// UserServices is the number of user-service instances (default 1):
+	// competing consumers of one queue, gateway i sends REST to instance
+	// i mod UserServices.
+	UserServices int
+	// LinkAllChats gives every gateway a link to every chat-service
+	// instance (CHAT_URL lists them all, its "own" one first, which REST
+	// and readiness use); otherwise gateway i links to instance i mod Chats.
+	LinkAllChats bool
 	// Env adds variables per service binary name (e.g. "gateway").
 	Env map[string][]string
 	// Logs ships logs to Elasticsearch when true (off by default to keep the
@@ -34,7 +42,9 @@ type Stack struct {
 	DBURL    map[string]string // by service: auth-service, user-service, chat-service
 	Auth     *Process
 	Users    *Process
-	Chats    []*Process
+	// UserServices are every user-service instance; Users is the first.
+	UserServices []*Process
+	Chats        []*Process
 	Gateways []*Process
 }
 
@@ -43,7 +53,8 @@ func (s *Stack) Gateway() string { return s.Gateways[0].URL() }
 
 // All returns every process.
 func (s *Stack) All() []*Process {
-	out := []*Process{s.Auth, s.Users}
+	out := []*Process{s.Auth}
+	out = append(out, s.UserServices...)
 	out = append(out, s.Chats...)
 	return append(out, s.Gateways...)
 }
@@ -57,6 +68,9 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	if opts.Chats == 0 {
 		opts.Chats = 1
+	}
+	if opts.UserServices == 0 {
+		opts.UserServices = 1
 	}
 	inf := LoadInfra(t)
 	bin := Binaries(t)
@@ -82,12 +96,19 @@ func Start(t testing.TB, opts Options) *Stack {
 		env := append(append([]string{}, common...), extra...)
 		return append(env, opts.Env[serviceOf(name)]...)
 	}
-	authAddr, usersAddr := FreeAddr(t), FreeAddr(t)
+	authAddr := FreeAddr(t)
 	s.Auth = newProcess(t, bin, "auth-service", authAddr, with("auth-service",
 		"HTTP_ADDR="+authAddr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey,
 		"SIGNUPS_PER_IP=1000000")) // every test client signs up from 127.0.0.1
-	s.Users = newProcess(t, bin, "user-service", usersAddr, with("user-service",
-		"HTTP_ADDR="+usersAddr, "DATABASE_URL="+s.DBURL["user-service"]))
+	for i := 0; i < opts.UserServices; i++ {
+		addr, name := FreeAddr(t), "user-service"
+		if i > 0 {
+			name = fmt.Sprintf("user-service-%d", i+1)
+		}
+		s.UserServices = append(s.UserServices, newProcess(t, bin, name, addr, with("user-service",
+			"HTTP_ADDR="+addr, "DATABASE_URL="+s.DBURL["user-service"])))
+	}
+	s.Users = s.UserServices[0]
 	for i := 0; i < opts.Chats; i++ {
 		addr := FreeAddr(t)
 		s.Chats = append(s.Chats, newProcess(t, bin, fmt.Sprintf("chat-service-%d", i+1), addr, with("chat-service",
@@ -95,12 +116,18 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	for i := 0; i < opts.Gateways; i++ {
 		addr := FreeAddr(t)
-		chat := s.Chats[i%len(s.Chats)]
+		chat := s.Chats[i%len(s.Chats)].URL()
+		if opts.LinkAllChats {
+			for j := 1; j < len(s.Chats); j++ {
+				chat += "," + s.Chats[(i+j)%len(s.Chats)].URL()
+			}
+		}
+		users := s.UserServices[i%len(s.UserServices)]
 		s.Gateways = append(s.Gateways, newProcess(t, bin, fmt.Sprintf("gateway-%d", i+1), addr, with("gateway",
 			"HTTP_ADDR="+addr,
 			"SESSION_PUBLIC_KEYS="+inf.SessionPublic,
 			"INTERNAL_SIGNING_KEY="+inf.InternalKey,
-			"AUTH_URL="+s.Auth.URL(), "USERS_URL="+s.Users.URL(), "CHAT_URL="+chat.URL(),
+			"AUTH_URL="+s.Auth.URL(), "USERS_URL="+users.URL(), "CHAT_URL="+chat,
 			fmt.Sprintf("GATEWAY_ID=gw-%s-%d", s.ID, i+1),
 			"ALLOWED_ORIGINS=http://"+addr+",http://localhost:8080")))
 	}
@@ -114,7 +141,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	})
 	// Consumers first: their durable queues must exist before auth-service's
 	// outbox relay publishes, or the broker has nowhere to route the events.
-	first := append([]*Process{s.Users}, s.Chats...)
+	first := append(append([]*Process{}, s.UserServices...), s.Chats...)
 	for _, p := range first {
 		p.StartNoWait()
 	}
