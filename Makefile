@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 MODULES := shared gateway auth-service user-service chat-service e2e tools
 INFRA := scripts/infra
 
-.PHONY: up down infra test test-unit test-fault test-fuzz fuzz contract bench bench-messages bench-gateway build vet fmt
+.PHONY: up down infra test test-unit test-fault test-fuzz test-compat fuzz contract bench bench-messages bench-gateway build vet fmt
 
 ## up: start PostgreSQL, RabbitMQ, Elasticsearch, build and run all four services (Ctrl-C stops them)
 up: infra
@@ -34,6 +34,7 @@ test: infra
 test-unit:
 	@set -a; source .local/env; set +a; \
 	if [ -f e2e/realtime/js/package-lock.json ]; then (cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
+	(cd e2e/browser/js && npm ci --no-audit --no-fund --silent) || exit 1; \
 	failed=""; \
 	for m in $(MODULES); do echo "== $$m"; \
 	  (cd $$m && go test -race -count=1 -timeout 15m ./...) || failed="$$failed $$m"; \
@@ -43,6 +44,12 @@ test-unit:
 ## test-fuzz: every native fuzz target for a few seconds (their seed corpora already ran in test-unit)
 test-fuzz:
 	@set -a; source .local/env; set +a; scripts/fuzz 3s
+
+## test-compat: the e2e flow and realtime suites with each service's previous release (rebuilt from its recorded commit) beside the current others, and the other way round (COMPAT_SERVICES, COMPAT_SUITES, COMPAT_RUN narrow it)
+test-compat: infra
+	@set -a; source .local/env; set +a; \
+	(cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; \
+	cd e2e && go test -count=1 -tags compat -timeout $${COMPAT_TIMEOUT:-180m} -run '^TestMixedVersions$$' -v ./compat/ 2>&1 | grep -Ev '^\s+--- PASS'; exit $${PIPESTATUS[0]}
 
 ## contract: the OpenAPI contract test (Schemathesis, every check) with CONTRACT_EXAMPLES per operation (make test runs it with 50)
 CONTRACT_EXAMPLES ?= 100
