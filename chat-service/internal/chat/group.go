@@ -35,8 +35,9 @@ type sendResult struct {
 // Admission control: the database is the bottleneck of the message path,
 // so the queue in front of it is where overload shows first. A send is
 // refused at once with ErrOverloaded (retryable) when sends are waiting and
-// the wait is past maxWait — the oldest waiting send's age, or how long the
-// recent ones waited before their batch began — or when the queue is full;
+// the wait is past half of maxWait — the oldest waiting send's age, or how
+// long the recent ones waited before their batch began — or when the queue
+// is full;
 // a send that was let in but still waited past maxWait is refused when its
 // batch is formed, never stored late. A send whose context ended before its
 // batch began is dropped the same way. So under overload the excess is
@@ -81,14 +82,18 @@ func (g *group) submit(p *pendingSend) error {
 	return nil
 }
 
-// late reports whether a send queued now would wait past maxWait: sends
-// are waiting and the oldest has waited past it already, or recent sends
-// did. A send finding no queue is always let in. g.mu is held.
+// late reports whether a send queued now is likely to wait past maxWait:
+// sends are waiting and the oldest has waited half of it already, or
+// recent sends did. Half, because a send let in behind one that old
+// would itself wait about as long again, and be refused late (after
+// waiting) instead of now. A send finding no queue is always let in.
+// g.mu is held.
 func (g *group) late(now time.Time) bool {
 	if g.maxWait < 0 || len(g.queue) == 0 {
 		return false
 	}
-	return now.Sub(g.queue[0].queued) > g.maxWait || time.Duration(g.wait.Load()) > g.maxWait
+	soft := g.maxWait / 2
+	return now.Sub(g.queue[0].queued) > soft || time.Duration(g.wait.Load()) > soft
 }
 
 // loop commits batches until the queue is empty.
