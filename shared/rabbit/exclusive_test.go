@@ -218,3 +218,68 @@ func TestInstanceConsumerReportsRecreatedQueue(t *testing.T) {
 		})
 	}
 }
+
+// TestInstanceConsumerAcksInBatches holds the only handler on the first
+// event while a burst is published, so the rest wait prefetched: they are
+// acknowledged a batch at a time (far fewer acks than events), every one is
+// handled once, and none is left unacked — after a broker-side close of the
+// connection nothing comes back.
+func TestInstanceConsumerAcksInBatches(t *testing.T) {
+	conn := dialWith(t, testLogger(t), rabbit.WithName("instance-acks-"+suffix()))
+	exchange := tempExchange(t, rawChannel(t))
+	gate := make(chan struct{})
+	var gateOnce sync.Once
+	var rec recorder
+	c, err := rabbit.NewInstanceConsumer(conn, rabbit.InstanceConfig{
+		Name: "gateway-test", Bindings: []rabbit.Binding{{Exchange: exchange, Key: "chat.#"}}, Concurrency: 1,
+	}, func(ctx context.Context, ev events.Envelope) error {
+		gateOnce.Do(func() { <-gate })
+		rec.record(ctx, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "queue consumed", 10*time.Second, func() bool { return c.Check(context.Background()) == nil })
+	r := &instanceRig{conn: conn, exchange: exchange}
+	const n = 500
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = r.publish(t, i)
+	}
+	close(gate)
+	all := func() bool {
+		for _, id := range ids {
+			if rec.count(id) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "every event handled", 20*time.Second, all)
+	waitFor(t, "the last ack", 10*time.Second, func() bool {
+		handled, _, _ := c.Stats()
+		return handled == n && c.Acks() > 0
+	})
+	acks := c.Acks()
+	t.Logf("%d events acknowledged with %d acks", n, acks)
+	if acks > n/4 {
+		t.Errorf("%d acks for %d events handled back to back, want them batched (at most %d)", acks, n, n/4)
+	}
+	rabbittest.CloseConnection(t, c.ConnectionName())
+	waitFor(t, "the consumer to re-attach", 20*time.Second, func() bool {
+		_, _, restarts := c.Stats()
+		return restarts >= 1 && c.Check(context.Background()) == nil
+	})
+	// Anything left unacked would be redelivered right after re-attaching.
+	time.Sleep(500 * time.Millisecond)
+	for _, id := range ids {
+		if got := rec.count(id); got != 1 {
+			t.Fatalf("event %s handled %d times, want once (an unacked delivery came back)", id, got)
+		}
+	}
+}
