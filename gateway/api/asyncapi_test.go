@@ -125,23 +125,13 @@ func (d *asyncAPI) message(t *testing.T, ref string) (name string, m asyncMessag
 	return name, m
 }
 
-// socketNames lists the Socket.IO event names of the socket channel's
-// operations with action ("receive": commands clients emit; "send": events
-// the gateway emits).
-func (d *asyncAPI) socketNames(t *testing.T, action string) []string {
+func socketNames(t *testing.T, action string) []string {
 	t.Helper()
-	var out []string
-	for _, op := range d.Operations {
-		if op.Action != action || op.Channel.Ref != "#/channels/socket" {
-			continue
-		}
-		for _, r := range op.Messages {
-			_, m := d.message(t, r.Ref)
-			out = append(out, m.Name)
-		}
+	names, err := api.SocketEventNames(action)
+	if err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return names
 }
 
 // compiler has the document loaded, formats asserted (date-time, …).
@@ -240,7 +230,7 @@ func TestAsyncAPINamesEveryEvent(t *testing.T) {
 
 	commands := slices.Clone(link.Commands)
 	slices.Sort(commands)
-	if got := doc.socketNames(t, "receive"); !slices.Equal(got, commands) {
+	if got := socketNames(t, "receive"); !slices.Equal(got, commands) {
 		t.Errorf("Socket.IO commands in the document = %v\nlink commands = %v", got, commands)
 	}
 
@@ -253,7 +243,7 @@ func TestAsyncAPINamesEveryEvent(t *testing.T) {
 	}
 	slices.Sort(emitted)
 	emitted = slices.Compact(emitted)
-	if got := doc.socketNames(t, "send"); !slices.Equal(got, emitted) {
+	if got := socketNames(t, "send"); !slices.Equal(got, emitted) {
 		t.Errorf("Socket.IO events in the document = %v\nemitted by the gateway = %v", got, emitted)
 	}
 
@@ -298,7 +288,7 @@ func TestAsyncAPINamesEveryEvent(t *testing.T) {
 
 	// Every command but typing is acknowledged, and says with what.
 	for id, op := range doc.Operations {
-		if op.Action != "receive" || op.Channel.Ref != "#/channels/socket" {
+		if op.Action != "receive" || op.Channel.Ref != api.SocketChannel {
 			continue
 		}
 		_, m := doc.message(t, op.Messages[0].Ref)
@@ -317,7 +307,7 @@ func TestGoldenExamplesMatchTheAsyncAPI(t *testing.T) {
 	c := doc.compiler(t)
 	socketMessage := map[string]string{} // Socket.IO event → component message
 	for _, op := range doc.Operations {
-		if op.Action == "send" && op.Channel.Ref == "#/channels/socket" {
+		if op.Action == "send" && op.Channel.Ref == api.SocketChannel {
 			name, m := doc.message(t, op.Messages[0].Ref)
 			socketMessage[m.Name] = name
 		}

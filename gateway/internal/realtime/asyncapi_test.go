@@ -2,57 +2,10 @@ package realtime
 
 import (
 	"slices"
-	"strings"
 	"testing"
-
-	"github.com/goccy/go-yaml"
 
 	"github.com/parleychat/parley/gateway/api"
 )
-
-// documentedCommands lists the Socket.IO event names of the AsyncAPI
-// document's receive operations on the socket channel.
-func documentedCommands(t *testing.T) []string {
-	t.Helper()
-	type ref struct {
-		Ref string `yaml:"$ref"`
-	}
-	var doc struct {
-		Channels map[string]struct {
-			Messages map[string]ref `yaml:"messages"`
-		} `yaml:"channels"`
-		Operations map[string]struct {
-			Action   string `yaml:"action"`
-			Channel  ref    `yaml:"channel"`
-			Messages []ref  `yaml:"messages"`
-		} `yaml:"operations"`
-		Components struct {
-			Messages map[string]struct {
-				Name string `yaml:"name"`
-			} `yaml:"messages"`
-		} `yaml:"components"`
-	}
-	if err := yaml.Unmarshal(api.AsyncAPI, &doc); err != nil {
-		t.Fatalf("asyncapi.yaml: %v", err)
-	}
-	var out []string
-	for id, op := range doc.Operations {
-		if op.Action != "receive" || op.Channel.Ref != "#/channels/socket" {
-			continue
-		}
-		for _, m := range op.Messages {
-			key := strings.TrimPrefix(m.Ref, "#/channels/socket/messages/")
-			comp := strings.TrimPrefix(doc.Channels["socket"].Messages[key].Ref, "#/components/messages/")
-			name := doc.Components.Messages[comp].Name
-			if name == "" {
-				t.Fatalf("operation %s: message %s has no name", id, m.Ref)
-			}
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // TestEveryListenedEventIsDocumented reads the listeners a client socket
 // really has once connected (every event the gateway accepts from a
@@ -82,7 +35,11 @@ func TestEveryListenedEventIsDocumented(t *testing.T) {
 	if len(listened) < 6 {
 		t.Fatalf("a connected socket listens to %v; reading its listeners is broken", listened)
 	}
-	if documented := documentedCommands(t); !slices.Equal(listened, documented) {
+	documented, err := api.SocketEventNames("receive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(listened, documented) {
 		t.Errorf("a client socket listens to %v\nthe AsyncAPI document's commands are %v", listened, documented)
 	}
 }
