@@ -124,8 +124,10 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 }
 
 // sessionCacheSize bounds the verified session tokens remembered: one per
-// active session on this instance, a few hundred bytes each.
-const sessionCacheSize = 65536
+// active session on this instance, under 1 KB each (key and claims), so at
+// most about 16 MB; past it, half are dropped and re-verified when next
+// seen. Refusals are never cached.
+const sessionCacheSize = 16384
 
 func newTargets(cfg config.Config) (httpapi.Targets, error) {
 	var t httpapi.Targets
