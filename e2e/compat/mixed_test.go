@@ -1,0 +1,176 @@
+//go:build compat
+
+package compat
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/e2e/harness"
+)
+
+// release is the part of a releases/<module>.json entry these tests read.
+type release struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+}
+
+// previousRelease is the newest recorded release of service.
+func previousRelease(t *testing.T, service string) release {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "releases", service+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ Releases []release }
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Releases) == 0 {
+		t.Fatalf("%s has no release", service)
+	}
+	return rec.Releases[len(rec.Releases)-1]
+}
+
+// buildPrevious rebuilds a service's recorded release from its recorded
+// commit with scripts/release (which also checks the image digest against
+// the record) and returns the binary.
+func buildPrevious(t *testing.T, service string, rel release, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bin", service)
+	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "scripts", "release"), service, rel.Version,
+		"-no-record", "-out", filepath.Join(dir, "image-"+service), "-bin", bin)
+	cmd.Dir = harness.RepoRoot()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rebuilding %s %s: %v\n%s", service, rel.Version, err, out)
+	}
+	return bin
+}
+
+// envList reads a space-separated setting, or its default.
+func envList(name string, def []string) []string {
+	if v := strings.Fields(os.Getenv(name)); len(v) > 0 {
+		return v
+	}
+	return def
+}
+
+// outcome is one suite run of one mix.
+type outcome struct {
+	mix             string
+	passed, failed  int
+	took            time.Duration
+	failedTestNames []string
+}
+
+var (
+	passLine = regexp.MustCompile(`(?m)^\s*--- PASS: (\S+)`)
+	failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
+)
+
+// runSuites runs the suites with the given binaries in place of the
+// working tree's builds, in a test process of their own.
+func runSuites(t *testing.T, mix string, bins map[string]string, suites []string, pattern string) outcome {
+	t.Helper()
+	timeout := os.Getenv("COMPAT_SUITE_TIMEOUT")
+	if timeout == "" {
+		timeout = "20m"
+	}
+	args := []string{"test", "-count=1", "-p", "1", "-timeout", timeout, "-v"}
+	if pattern != "" {
+		args = append(args, "-run", pattern)
+	}
+	args = append(args, suites...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = filepath.Join(harness.RepoRoot(), "e2e")
+	cmd.Env = os.Environ()
+	for _, s := range harness.Services {
+		cmd.Env = append(cmd.Env, harness.BinaryEnv(s)+"="+bins[s])
+	}
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	o := outcome{mix: mix, took: time.Since(start)}
+	o.passed = len(passLine.FindAll(out, -1))
+	for _, m := range failLine.FindAllSubmatch(out, -1) {
+		o.failedTestNames = append(o.failedTestNames, string(m[1]))
+	}
+	o.failed = len(o.failedTestNames)
+	logFile := filepath.Join(os.TempDir(), "parley-compat-"+strings.ReplaceAll(mix, " ", "_")+".log")
+	_ = os.WriteFile(logFile, out, 0o644)
+	if err != nil || o.failed > 0 || o.passed == 0 {
+		tail := out
+		if i := bytes.LastIndex(out, []byte("--- FAIL")); i > 4000 {
+			tail = out[i-4000:]
+		}
+		t.Errorf("%s: %v, %d passed, %d failed %v (full output: %s)\n%s", mix, err, o.passed, o.failed, o.failedTestNames, logFile, tail)
+	}
+	return o
+}
+
+// TestMixedVersions runs the end-to-end flow and realtime suites (or
+// COMPAT_SUITES, narrowed by COMPAT_RUN) with, for each service (or
+// COMPAT_SERVICES), its previous release beside the current build of the
+// others, then the current build of it beside the previous release of the
+// others. Previous releases are rebuilt from their recorded commits.
+func TestMixedVersions(t *testing.T) {
+	suites := envList("COMPAT_SUITES", []string{"./flow/", "./realtime/"})
+	services := envList("COMPAT_SERVICES", harness.Services)
+	pattern := os.Getenv("COMPAT_RUN")
+	dir := t.TempDir()
+
+	// The current build of every service, the same way the harness makes it.
+	current := map[string]string{}
+	for _, s := range harness.Services {
+		bin := filepath.Join(dir, "current", s)
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+s)
+		cmd.Dir = filepath.Join(harness.RepoRoot(), s)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", s, err, out)
+		}
+		current[s] = bin
+	}
+	previous, versions := map[string]string{}, map[string]release{}
+	for _, s := range harness.Services {
+		versions[s] = previousRelease(t, s)
+		previous[s] = buildPrevious(t, s, versions[s], dir)
+	}
+
+	var outcomes []outcome
+	for _, s := range services {
+		if !slices.Contains(harness.Services, s) {
+			t.Fatalf("unknown service %q in COMPAT_SERVICES", s)
+		}
+		old := map[string]string{}
+		for k, v := range current {
+			old[k] = v
+		}
+		old[s] = previous[s]
+		outcomes = append(outcomes, runSuites(t, fmt.Sprintf("%s %s (previous) with the others current", s, versions[s].Version), old, suites, pattern))
+
+		mixed := map[string]string{}
+		for k, v := range previous {
+			mixed[k] = v
+		}
+		mixed[s] = current[s]
+		outcomes = append(outcomes, runSuites(t, fmt.Sprintf("%s current with the others previous", s), mixed, suites, pattern))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "compat figures (suites %s, run %q):\n", strings.Join(suites, " "), pattern)
+	for _, s := range harness.Services {
+		fmt.Fprintf(&b, "  previous %s = %s at %.12s\n", s, versions[s].Version, versions[s].Commit)
+	}
+	for _, o := range outcomes {
+		fmt.Fprintf(&b, "  %-60s %4d passed %3d failed %7.1fs\n", o.mix, o.passed, o.failed, o.took.Seconds())
+	}
+	t.Log(b.String())
+}
