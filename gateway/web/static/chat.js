@@ -51,6 +51,26 @@ export class Chat {
     await this.sync();
     this.flushOutbox();
     this.markRead();
+    this.queryPresence([...this.store.conversations.values()]);
+  }
+
+  // queryPresence asks for the current presence of the members of the
+  // given conversations (presence:query, at most 100 ids a call); later
+  // changes arrive as presence events.
+  async queryPresence(conversations) {
+    const ids = new Set();
+    for (const c of conversations) {
+      for (const m of c.members || []) if (m.userId !== this.store.me.id) ids.add(m.userId);
+    }
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += 100) {
+      try {
+        const ack = await this.conn.command("presence:query", { userIds: all.slice(i, i + 100) });
+        for (const p of ack.presence) this.store.applyPresence(p);
+      } catch {
+        return; // presence is a hint: the next connect asks again
+      }
+    }
   }
 
   // --- events -----------------------------------------------------------
@@ -79,7 +99,11 @@ export class Chat {
   apply(name, p) {
     if (name.startsWith("message:")) this.applyMessage(p);
     else if (name === "conversation:read") this.store.applyRead(p);
-    else this.store.putConversation(p, true);
+    else {
+      const known = this.store.conversations.has(p.id);
+      this.store.putConversation(p, true);
+      if (!known || name === "conversation:updated") this.queryPresence([p]); // new people
+    }
   }
 
   // live applies an event that arrived on the socket. When its eventSeq is
@@ -138,7 +162,9 @@ export class Chat {
   async refetch(conversationId) {
     try {
       const c = await api("GET", `/conversations/${conversationId}`);
+      const known = this.store.conversations.has(c.id);
       this.store.putConversation(c);
+      if (!known) this.queryPresence([c]);
       this.store.lastEventSeq.set(c.id, c.lastEventSeq || 0);
       if (this.store.messages.has(c.id)) {
         this.store.messages.delete(c.id);
@@ -236,19 +262,21 @@ export class Chat {
     this.flushOutbox();
   }
 
-  // flushOutbox sends waiting messages one at a time, in the order written.
+  // flushOutbox sends waiting messages one at a time, in the order written,
+  // including those written while it runs.
   async flushOutbox() {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      for (const item of [...this.store.outbox.values()]) {
-        if (item.error || !this.store.outbox.has(item.clientMsgId)) continue;
-        if (!this.conn.socket.connected) return; // resent on the next connect
+      for (;;) {
+        const item = [...this.store.outbox.values()].find((m) => !m.error);
+        if (!item || !this.conn.socket.connected) return; // the rest goes on the next connect
         try {
           const ack = await this.conn.command("message:send", {
             conversationId: item.conversationId, clientMsgId: item.clientMsgId, body: item.body,
             ...(item.replyToId ? { replyToId: item.replyToId } : {}),
           });
+          this.store.outbox.delete(item.clientMsgId);
           this.applyMessage(ack.message);
         } catch (err) {
           if (retryable(err)) {
@@ -288,6 +316,7 @@ export class Chat {
     const c = await api("POST", "/conversations", body);
     this.store.putConversation(c);
     this.lookUpNames();
+    this.queryPresence([c]);
     await this.open(c.id);
   }
 
