@@ -54,20 +54,23 @@ const online = (u) => u.page.locator('#connection[data-state="online"]').waitFor
 const bubble = (u, text) => u.page.locator("#messages li.message", { hasText: text });
 const sent = (u, text) => u.page.locator("#messages li.message:not(.pending)", { hasText: text }).waitFor();
 
-// openDirect starts a direct chat from a with b through the search box. A
-// just-registered user reaches the user and chat services a moment after
-// signing up, so a miss is searched again (bounded).
-async function openDirect(a, b) {
+// openChat starts a chat from a with b through the search box: a direct
+// one, or a group when a title is given. A just-registered user reaches the
+// user and chat services a moment after signing up, so a miss is searched
+// again (bounded).
+async function openChat(a, b, title = "") {
   for (let attempt = 1; ; attempt++) {
     await a.page.fill("#new-chat [name=query]", "");
     await a.page.fill("#new-chat [name=query]", b.name);
+    await a.page.fill("#new-chat [name=title]", title);
     try {
       await a.page.locator("#people label", { hasText: b.name }).waitFor({ timeout: 3000 });
       await a.page.locator("#people label", { hasText: b.name }).locator("input").check();
       await a.page.click("#new-chat button");
-      await a.page.waitForFunction(() => !document.querySelector("#conversation").hidden
-        || document.querySelector("#chat-error").textContent !== "", null, { timeout: 5000 });
-      if (!(await a.page.locator("#conversation").isHidden())) return;
+      await a.page.waitForFunction((want) => !document.querySelector("#conversation").hidden
+        && document.querySelector("#conversation-title").textContent === want
+        || document.querySelector("#chat-error").textContent !== "", title || b.name, { timeout: 5000 });
+      if (await a.page.textContent("#conversation-title") === (title || b.name)) return;
     } catch (err) {
       if (attempt >= 10) throw err;
     }
@@ -75,20 +78,23 @@ async function openDirect(a, b) {
   }
 }
 
+// listItem is the entry of the conversation named name in u's list.
+const listItem = (u, name) => u.page.locator("#conversations li").filter({ has: u.page.locator(".name", { hasText: name }) });
+
 // pair signs up two users; the first opens a direct chat and writes first,
 // and the second opens it and sees that message.
 async function pair(browser, first, second, hello) {
   const a = await signUp(browser, first);
   const b = await signUp(browser, second);
-  await openDirect(a, b);
+  await openChat(a, b);
   await send(a, hello);
   await openFromList(b, a.name);
   await bubble(b, hello).waitFor();
   return [a, b];
 }
 
-async function openFromList(u, text) {
-  await u.page.locator("#conversations li", { hasText: text }).click();
+async function openFromList(u, name) {
+  await listItem(u, name).click();
   await u.page.locator("#conversation:not([hidden])").waitFor();
 }
 
@@ -168,18 +174,28 @@ async function chat(browser) {
   await b.page.click("#login-form button");
   await online(b);
 
-  step("alice opens a direct chat and writes");
-  await openDirect(a, b);
+  step("alice opens a direct chat and writes: bob is online");
+  await openChat(a, b);
+  await a.page.locator("#conversation-presence", { hasText: "online" }).waitFor();
   await send(a, "Hello Bob, lunch today?");
   await sent(a, "Hello Bob, lunch today?");
   await send(a, "The place by the river");
   await sent(a, "The place by the river");
 
-  step("bob's list shows the chat, its last message and 2 unread");
-  const item = b.page.locator("#conversations li", { hasText: a.name });
+  step("alice starts a group with bob");
+  await openChat(a, b, "Weekend hike");
+  await send(a, "Who is in for Saturday?");
+  await sent(a, "Who is in for Saturday?");
+
+  step("bob's list shows both chats, their last messages and unread counts");
+  const item = listItem(b, a.name);
   await item.locator(".unread", { hasText: "2" }).waitFor();
   await item.locator(".last", { hasText: "The place by the river" }).waitFor();
+  await item.locator('.presence-dot[data-online="true"]').waitFor();
+  await listItem(b, "Weekend hike").locator(".unread", { hasText: "1" }).waitFor();
+  await listItem(b, "Weekend hike").locator(".last", { hasText: "Who is in for Saturday?" }).waitFor();
   await shot(b, "conversation-list.png");
+  await openFromList(a, b.name);
 
   step("bob opens it: alice sees her messages read");
   await openFromList(b, a.name);
@@ -238,10 +254,12 @@ async function offline(browser) {
   await send(c, "I will fix this typo");
   await bubble(d, "I will fix this typo").waitFor();
 
-  step("dave goes offline: the banner says so");
+  step("dave goes offline: the banner says so, carol sees him gone");
+  await c.page.locator("#conversation-presence", { hasText: "online" }).waitFor();
   await d.context.setOffline(true);
   await d.page.locator('#banner[data-state="offline"]').waitFor();
   await d.page.locator('#connection[data-state="offline"]').waitFor();
+  await c.page.locator("#conversation-presence", { hasText: "last seen" }).waitFor();
   await send(d, "Written while offline");
   await bubble(d, "Written while offline").locator('.receipt[data-state="sending"]').waitFor();
   await shot(d, "offline.png");
@@ -264,6 +282,7 @@ async function offline(browser) {
   step("dave comes back: his message goes out and he sees exactly carol's view");
   await d.context.setOffline(false);
   await online(d);
+  await c.page.locator("#conversation-presence", { hasText: "online" }).waitFor();
   await d.page.locator("#banner").waitFor({ state: "hidden" });
   await sent(d, "Written while offline");
   await sent(c, "Written while offline");
