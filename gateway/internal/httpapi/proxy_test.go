@@ -144,6 +144,13 @@ func TestUpstreamFailures(t *testing.T) {
 		{"service 503", envOptions{}, func(c *gin.Context) {
 			c.Data(http.StatusServiceUnavailable, "application/problem+json", []byte(`{"status":503,"detail":"db down at 10.0.0.7"}`))
 		}, http.StatusServiceUnavailable, "unavailable"},
+		// A service refusing work it cannot start soon says when to come
+		// back; the client must hear it (DESIGN §9: REST 503 with
+		// Retry-After).
+		{"service overloaded", envOptions{}, func(c *gin.Context) {
+			c.Header("Retry-After", "1")
+			c.Data(http.StatusServiceUnavailable, "application/problem+json", []byte(`{"status":503,"code":"unavailable"}`))
+		}, http.StatusServiceUnavailable, "unavailable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,6 +165,9 @@ func TestUpstreamFailures(t *testing.T) {
 			p := problemOf(t, resp)
 			if resp.StatusCode != tc.wantStatus || p["code"] != tc.wantCode {
 				t.Errorf("status %d code %v, want %d %s", resp.StatusCode, p["code"], tc.wantStatus, tc.wantCode)
+			}
+			if want := map[bool]string{true: "1"}[tc.name == "service overloaded"]; resp.Header.Get("Retry-After") != want {
+				t.Errorf("Retry-After %q, want %q", resp.Header.Get("Retry-After"), want)
 			}
 			if p["traceId"] == "" || p["traceId"] != resp.Header.Get("X-Trace-Id") {
 				t.Errorf("traceId %v, want the gateway's %s", p["traceId"], resp.Header.Get("X-Trace-Id"))

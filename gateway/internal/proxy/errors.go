@@ -16,6 +16,10 @@ import (
 type UpstreamError struct {
 	Status int
 	Body   string
+	// RetryAfter is the service's Retry-After in seconds (0: none): a
+	// service refusing work it cannot start soon (503) says when to come
+	// back, and the client must hear it (DESIGN §9).
+	RetryAfter int
 }
 
 // Error implements error.
@@ -42,7 +46,9 @@ func classify(err error, audience string) *problem.Problem {
 	case errors.As(err, &up):
 		switch up.Status {
 		case http.StatusServiceUnavailable:
-			return problem.ErrUnavailable.Wrap(err)
+			p := problem.ErrUnavailable.Wrap(err)
+			p.RetryAfter = up.RetryAfter
+			return p
 		case http.StatusGatewayTimeout:
 			return problem.ErrGatewayTimeout.Wrap(err)
 		}

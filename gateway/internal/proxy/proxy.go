@@ -265,7 +265,8 @@ func modifyResponse(resp *http.Response) error {
 	case resp.StatusCode >= 500:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		_ = resp.Body.Close()
-		return &UpstreamError{Status: resp.StatusCode, Body: string(body)}
+		retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return &UpstreamError{Status: resp.StatusCode, Body: string(body), RetryAfter: max(0, retry)}
 	case resp.StatusCode/100 == 3:
 		// No service redirects; one that does is misbehaving, and passing
 		// its Location on would send the client to an internal address or

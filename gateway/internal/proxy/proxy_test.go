@@ -44,6 +44,7 @@ func TestClassify(t *testing.T) {
 		{"body too large", &http.MaxBytesError{Limit: 1}, http.StatusRequestEntityTooLarge},
 		{"upstream 500", &UpstreamError{Status: 500}, http.StatusBadGateway},
 		{"upstream 503", &UpstreamError{Status: 503}, http.StatusServiceUnavailable},
+		{"upstream 503 with Retry-After", &UpstreamError{Status: 503, RetryAfter: 2}, http.StatusServiceUnavailable},
 		{"upstream 504", &UpstreamError{Status: 504}, http.StatusGatewayTimeout},
 		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), http.StatusServiceUnavailable},
 		{"closed before answering", fmt.Errorf("roundtrip: %w", io.EOF), http.StatusServiceUnavailable},
@@ -55,6 +56,10 @@ func TestClassify(t *testing.T) {
 			p := classify(tc.err, audience)
 			if p.Status != tc.want {
 				t.Errorf("status %d, want %d", p.Status, tc.want)
+			}
+			var up *UpstreamError
+			if errors.As(tc.err, &up) && p.RetryAfter != up.RetryAfter {
+				t.Errorf("Retry-After %d, want the service's %d", p.RetryAfter, up.RetryAfter)
 			}
 			if !errors.Is(p, tc.err) {
 				t.Error("the cause is not kept for the log")
