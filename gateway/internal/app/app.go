@@ -86,11 +86,17 @@ func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 	wg.Go(func() { a.link.Run(bg) })
 	wg.Go(func() { a.realtime.RunPresence(bg, a.amqp.Publisher(), a.cfg.GatewayID, a.cfg.PresenceHeartbeat) })
 	wg.Go(func() { a.publishRefreshes(bg, a.amqp.Publisher()) })
-	// Sockets are closed as soon as shutdown starts: long-polling requests
-	// would otherwise hold the HTTP drain for a whole ping interval.
+	// Sockets are closed as soon as shutdown starts (long-polling requests
+	// would otherwise hold the HTTP drain for a whole ping interval), once
+	// the commands in flight have their acks: meanwhile new commands are
+	// refused retryably and the listener takes no new handshake, so clients
+	// reconnect to another instance and resend there.
+	socketsClosed := make(chan struct{})
 	wg.Go(func() {
+		defer close(socketsClosed)
 		select {
 		case <-ctx.Done():
+			a.realtime.Drain(min(a.cfg.CommandTimeout, a.cfg.ShutdownTimeout))
 		case <-bg.Done():
 		}
 		a.realtime.Close()
@@ -129,6 +135,10 @@ func (a *App) run(ctx context.Context, ready func(net.Addr)) error {
 	a.log.Info().Str("addr", a.cfg.HTTPAddr).Bool("tls", a.cfg.TLS()).Msg("gateway starting")
 	err = serve(serveCtx, a.cfg, a.handler, ready)
 	stopServe(nil)
+	if ctx.Err() != nil {
+		// The link to chat-service stays up until the drain is over.
+		<-socketsClosed
+	}
 	if opsErr := <-opsDone; err == nil || errors.Is(err, context.Canceled) {
 		err = opsErr
 	}

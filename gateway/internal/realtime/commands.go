@@ -3,6 +3,7 @@ package realtime
 import (
 	"github.com/rs/zerolog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -40,6 +41,20 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 		ack, data := splitAck(args)
 		ack = onceAck(ack)
 		defer s.recoverCommand(event, tc, ack)
+		if !s.begin() {
+			if ack != nil {
+				ack(stoppingAck(tc.TraceID), nil)
+			}
+			return
+		}
+		// The command is in flight until its ack is written (Drain waits
+		// for that), or until it is forwarded when it has no ack.
+		finish, forwarded := sync.OnceFunc(s.end), false
+		defer func() {
+			if !forwarded {
+				finish()
+			}
+		}()
 		if bad := input.Strings(data); len(bad) > 0 {
 			if ack != nil {
 				ack(failedAck(link.Failed(problem.Validation(bad...).Public(tc.TraceID))), nil)
@@ -82,9 +97,11 @@ func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
 					Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
 					Dur("event.duration", took).Msg("command " + event)
 				ack(res, nil)
+				finish()
 			}
 		}
 		s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, reply)
+		forwarded = reply != nil
 	})
 }
 

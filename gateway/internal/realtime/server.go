@@ -89,6 +89,10 @@ type Server struct {
 	// refusal would add to the load it reports, and the metrics count
 	// every one.
 	cmdLog, okLog, refusedLog zerolog.Logger
+
+	// draining is set by Drain; inflight counts commands not yet answered.
+	draining atomic.Bool
+	inflight atomic.Int64
 }
 
 // New returns a Socket.IO server; link carries commands to chat-service.
