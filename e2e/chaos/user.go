@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,8 +180,11 @@ func (u *User) connect(stop <-chan struct{}) bool {
 		}
 		var ce *harness.ConnectError
 		code := "transport"
-		if errors.As(err, &ce) && ce.Code != "" {
+		switch {
+		case errors.As(err, &ce) && ce.Code != "":
 			code = ce.Code
+		case strings.Contains(err.Error(), "connection refused"):
+			code = "refused" // the instance is not listening
 		}
 		u.failed("connect:" + code)
 		if code == "token_expired" || code == "unauthorized" {

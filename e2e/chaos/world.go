@@ -6,6 +6,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,6 +140,10 @@ func New(t testing.TB, s *harness.Stack, cfg Config) *World {
 		t.Fatalf("chaos: at least 2 conversations")
 	}
 	t.Logf("chaos: seed %d (CHAOS_SEED=%d repeats the choices)", cfg.Seed, cfg.Seed)
+	setup := time.Now()
+	defer func() {
+		t.Logf("chaos: %d users signed up, in their conversations and connected in %s", cfg.Conversations, time.Since(setup).Round(100*time.Millisecond))
+	}()
 	w := &World{t: t, tb: noCleanup{t}, s: s, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		stop: make(chan struct{}), genStop: make(chan struct{}), baseline: &Fault{What: "before any fault", Failures: map[string]int{}}}
 	n := cfg.Conversations
@@ -224,6 +230,9 @@ func (w *World) Intn(n int) int {
 // random conversations, and RESTRate REST reads.
 func (w *World) Start() {
 	w.began = time.Now()
+	w.mu.Lock()
+	w.baseline.At = w.began
+	w.mu.Unlock()
 	w.gen.Go(w.generate)
 	if w.cfg.RESTRate > 0 {
 		w.gen.Go(w.rest)
@@ -281,6 +290,9 @@ func (w *World) rest() {
 				break
 			}
 			what := "rest:transport"
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				what = "rest:refused" // nothing was sent: the instance is not listening
+			}
 			if err == nil {
 				what = fmt.Sprintf("rest:%d", r.Status)
 				if r.Status == http.StatusUnauthorized {
@@ -381,6 +393,9 @@ func (w *World) restart(f *Fault, p *harness.Process, down time.Duration) {
 	}
 	f.Back = time.Now()
 }
+
+// Began is when the traffic started.
+func (w *World) Began() time.Time { return w.began }
 
 // Elapsed is the time since the traffic started.
 func (w *World) Elapsed() time.Duration { return time.Since(w.began) }
@@ -624,7 +639,7 @@ func (w *World) figures(ran time.Duration, stored int) {
 		if f == w.baseline && len(f.Failures) == 0 {
 			continue
 		}
-		w.t.Logf("figures: %s%s: %s; failures %s; %d messages resent", f.What, back, rec, failures(f.Failures), f.Resent)
+		w.t.Logf("figures: %s%s: %s; client-visible failures %s; %d messages resent", f.What, back, rec, failures(f.Failures), f.Resent)
 	}
 }
 
@@ -642,6 +657,17 @@ func failures(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s ×%d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// FailureCounts returns the client-visible failures counted against f.
+func (w *World) FailureCounts(f *Fault) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int, len(f.Failures))
+	for k, v := range f.Failures {
+		out[k] = v
+	}
+	return out
 }
 
 // Faults returns the faults injected so far.
