@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -86,6 +87,21 @@ func (c *Client) Do(method, path string, body any) *Response {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	return resp
+}
+
+// DoRetrying is Do as a client following the documented rules does it: a
+// 503 with Retry-After (the service refusing work it cannot start soon) is
+// retried after the hint, at most five times.
+func (c *Client) DoRetrying(method, path string, body any) *Response {
+	c.t.Helper()
+	for attempt := 0; ; attempt++ {
+		resp := c.Do(method, path, body)
+		secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.Status != http.StatusServiceUnavailable || err != nil || secs < 1 || attempt == 5 {
+			return resp
+		}
+		time.Sleep(time.Duration(secs) * time.Second)
+	}
 }
 
 // DoErr is Do returning transport errors instead of failing.

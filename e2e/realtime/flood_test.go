@@ -44,7 +44,7 @@ func floodREST(t *testing.T, gw, other string) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := w; i < floodSends; i += 8 {
-				statuses[i] = f.Do(http.MethodPost, "/api/v1/conversations/"+id+"/messages",
+				statuses[i] = f.DoRetrying(http.MethodPost, "/api/v1/conversations/"+id+"/messages",
 					map[string]any{"clientMsgId": fmt.Sprintf("flood-%d", i), "body": "flood"})
 			}
 		})
