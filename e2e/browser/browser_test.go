@@ -31,7 +31,7 @@ func TestBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	node := nodeWithPlaywright(t)
 	stack := harness.Start(t, harness.Options{})
-	shots := artifactsDir(t)
+	shots := artifactsDir(t, "")
 	t.Logf("screenshots in %s", shots)
 	gw := stack.Gateways[0]
 	for _, name := range []string{"chat", "offline", "restart"} {
@@ -44,6 +44,21 @@ func TestBrowser(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestBrowserTokenExpiry runs the client on a stack whose session tokens
+// live 6 s: the gateway closes each socket as its token expires, and the
+// page must refresh its session over REST and reconnect by itself, without
+// losing a message or sending its user back to the log-in form.
+func TestBrowserTokenExpiry(t *testing.T) {
+	chromium := findChromium(t)
+	node := nodeWithPlaywright(t)
+	stack := harness.Start(t, harness.Options{Env: map[string][]string{
+		"auth-service": {"ACCESS_TOKEN_TTL=6s"},
+	}})
+	runScenario(t, node, "expiry", []string{
+		"PARLEY_URL=" + stack.Gateway(), "CHROMIUM=" + chromium, "SCREENSHOTS=" + artifactsDir(t, "expiry"),
+	}, nil)
 }
 
 // findChromium returns Debian's chromium (or CHROMIUM's value). Its
@@ -82,14 +97,24 @@ func nodeWithPlaywright(t *testing.T) string {
 }
 
 // artifactsDir is where screenshots go: BROWSER_ARTIFACTS, else
-// e2e/browser/artifacts (ignored by git), emptied first.
-func artifactsDir(t *testing.T) string {
+// e2e/browser/artifacts (ignored by git), and sub within it; emptied first.
+func artifactsDir(t *testing.T, sub string) string {
 	t.Helper()
 	dir := os.Getenv("BROWSER_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join(harness.RepoRoot(), "e2e", "browser", "artifacts")
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	dir = filepath.Join(dir, sub)
+	if sub == "" {
+		// The whole folder belongs to TestBrowser's run, except the
+		// other tests' subfolders.
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if !e.IsDir() {
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	} else if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -3,7 +3,7 @@
 // test started. One run plays one scenario and exits 0 when every step
 // passed. Every wait is on a DOM condition with a deadline, never a pause.
 //
-//   node scenarios.mjs <chat|offline|restart>
+//   node scenarios.mjs <chat|offline|restart|expiry>
 //
 // Environment: PARLEY_URL (gateway base URL), CHROMIUM (executable),
 // SCREENSHOTS (folder for the screenshots; created).
@@ -319,7 +319,29 @@ async function restart(browser) {
   await sameView(e, f);
 }
 
-const scenarios = { chat, offline, restart };
+// expiry runs on a stack whose session tokens live a few seconds: the
+// gateway cuts each socket when its token expires, and the client must
+// refresh over REST and carry on by itself.
+async function expiry(browser) {
+  step("sign up gina and hank, chat once");
+  const [g, h] = await pair(browser, "gina", "hank", "Before the expiry");
+
+  step("gina's token expires: the page refreshes its session and reconnects");
+  await g.page.waitForResponse((r) => r.url().endsWith("/api/v1/auth/refresh") && r.status() === 200);
+  await online(g);
+  await send(g, "After a refresh");
+  await sent(g, "After a refresh");
+  await bubble(h, "After a refresh").waitFor();
+
+  step("hank answers across his own refreshes");
+  await h.page.waitForResponse((r) => r.url().endsWith("/api/v1/auth/refresh") && r.status() === 200);
+  await send(h, "Still here");
+  await bubble(g, "Still here").waitFor();
+  await sameView(g, h);
+  if (await g.page.locator("#auth").isVisible()) throw new Error("gina was sent back to the log-in form");
+}
+
+const scenarios = { chat, offline, restart, expiry };
 
 async function main() {
   const name = process.argv[2];
