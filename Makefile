@@ -67,6 +67,24 @@ test-fault:
 	@set -a; source .local/env; set +a; \
 	cd e2e && go test -race -count=1 -p 1 -tags fault -timeout 30m -run 'Fault' -v ./fault/... 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go|.*figures)' ; exit $${PIPESTATUS[0]}
 
+## chaos: the long chaos test (e2e/chaos TestChaos with -tags fault: service instances and also RabbitMQ and PostgreSQL, one fault at a time); CHAOS_DURATION (10m), CHAOS_INTERVAL (20s), CHAOS_CONVERSATIONS (100), CHAOS_RATE (300 msg/s), CHAOS_SEED; it stops and kills the shared infrastructure, so run it alone
+CHAOS_DURATION ?= 10m
+CHAOS_INTERVAL ?= 20s
+CHAOS_CONVERSATIONS ?= 100
+CHAOS_RATE ?= 300
+chaos: infra
+	@set -a; source .local/env; set +a; \
+	cd e2e && CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_INTERVAL=$(CHAOS_INTERVAL) CHAOS_CONVERSATIONS=$(CHAOS_CONVERSATIONS) CHAOS_RATE=$(CHAOS_RATE) \
+	  go test -count=1 -tags fault -timeout 90m -run '^TestChaos$$' -v ./chaos/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+\.go)' ; exit $${PIPESTATUS[0]}
+
+## soak: steady traffic for SOAK_DURATION (30m) at SOAK_RATE (100 msg/s; set it to 80% of the sustained rate make bench-messages reports), checking that no socket is lost and goroutines, memory, file descriptors and sockets stay bounded (SOAK_SAMPLE, SOAK_CONVERSATIONS, SOAK_REFRESH); figures printed
+SOAK_DURATION ?= 30m
+SOAK_RATE ?= 100
+soak: infra
+	@set -a; source .local/env; set +a; \
+	cd e2e && SOAK_DURATION=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) \
+	  go test -count=1 -tags soak -timeout 0 -run '^TestSoak$$' -v ./chaos/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+\.go)' ; exit $${PIPESTATUS[0]}
+
 ## bench: module micro-benchmarks, then the message path (Node socket.io-client load, baseline statement), gateway paths and idle sockets; default configuration, figures printed
 bench: infra
 	@set -a; source .local/env; set +a; \

@@ -370,6 +370,7 @@ func (u *User) command(event string, data any, stop <-chan struct{}) (harness.Ac
 // again (no ack, a retryable refusal: the wait it asked for is over).
 func (u *User) try(event string, data any, stop <-chan struct{}) (a harness.Ack, done bool) {
 	got := make(chan harness.Ack, 1)
+	sent := time.Now()
 	u.sock.EmitAsync(event, data, u.w.cfg.AckTimeout, func(a harness.Ack) { got <- a })
 	select {
 	case a = <-got:
@@ -387,6 +388,9 @@ func (u *User) try(event string, data any, stop <-chan struct{}) (a harness.Ack,
 		return a, false
 	case a.OK:
 		u.recovered()
+		if event == "message:send" {
+			u.w.ackLatency(time.Since(sent))
+		}
 		return a, true
 	case a.Error == nil:
 		u.w.t.Errorf("%s: ack neither ok nor an error: %s", event, a)

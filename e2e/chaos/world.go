@@ -70,11 +70,14 @@ type World struct {
 	gen     sync.WaitGroup
 	began   time.Time
 
-	mu       sync.Mutex
-	acks     []acked
-	faults   []*Fault
-	baseline *Fault // failures before the first fault
-	skipped  int
+	mu   sync.Mutex
+	acks []acked
+	// latencies are the send-to-ack times of acknowledged sends (the
+	// attempt that got the ack).
+	latencies []time.Duration
+	faults    []*Fault
+	baseline  *Fault // failures before the first fault
+	skipped   int
 
 	reconnects, syncs, offered, restOK atomic.Int64
 }
@@ -361,6 +364,21 @@ func (w *World) ack(a acked) {
 
 func (w *World) count(n *atomic.Int64) { n.Add(1) }
 
+func (w *World) ackLatency(d time.Duration) {
+	w.mu.Lock()
+	w.latencies = append(w.latencies, d)
+	w.mu.Unlock()
+}
+
+// percentile is the p-th percentile of ds (sorted in place).
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[(len(ds)-1)*p/100]
+}
+
 // Kill SIGKILLs p and starts it again after down, as one fault.
 func (w *World) Kill(p *harness.Process, down time.Duration) *Fault {
 	f := w.Fault("SIGKILL " + p.Name)
@@ -622,6 +640,8 @@ func (w *World) figures(ran time.Duration, stored int) {
 		len(w.Users), len(w.Convs), len(w.s.Gateways), len(w.s.Chats), len(w.s.UserServices), w.cfg.Seed)
 	w.t.Logf("figures: %s of traffic at %.0f msg/s offered: %d sends, %d acknowledged and stored (%.0f msg/s), %d not offered (client backlog full); %d REST reads ok",
 		ran.Round(time.Second), w.cfg.Rate, w.offered.Load(), stored, float64(stored)/ran.Seconds(), w.skipped, w.restOK.Load())
+	w.t.Logf("figures: send-to-ack p50 %s, p99 %s, max %s", percentile(w.latencies, 50).Round(100*time.Microsecond),
+		percentile(w.latencies, 99).Round(100*time.Microsecond), percentile(w.latencies, 100).Round(100*time.Microsecond))
 	w.t.Logf("figures: deliveries %d live + %d from sync; %d reconnects, %d syncs, %d sync:required; %d duplicates on a socket",
 		live, fromSync, w.reconnects.Load(), w.syncs.Load(), syncReq, dup)
 	for _, f := range append([]*Fault{w.baseline}, w.faults...) {
