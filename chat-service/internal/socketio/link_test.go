@@ -342,3 +342,20 @@ func TestCommandsOverTheLink(t *testing.T) {
 		t.Errorf("deleted payload = %s (%v), want a tombstone", a.Events[3].Payload, err)
 	}
 }
+
+// TestUnknownCommandAnsweredAtOnce: a command this version does not know
+// (a newer gateway beside it) is answered 404 unknown_command right away
+// instead of never, and the known ones still work.
+func TestUnknownCommandAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, _, conv, sock := f.directOverLink(t)
+	at := f.tokenFor(t, alice, token.AudienceChat)
+	a := command(t, sock, "message:pin", at, map[string]any{"conversationId": conv.ID})
+	if a.OK || a.Error == nil || a.Error.Status != http.StatusNotFound || a.Error.Code != "unknown_command" {
+		t.Fatalf("unknown command ack = %+v, want 404 unknown_command", a.Error)
+	}
+	if b := command(t, sock, "conversation:read", at, map[string]any{"conversationId": conv.ID, "seq": 0}); !b.OK {
+		t.Fatalf("a known command after it = %+v, want ok", b.Error)
+	}
+}

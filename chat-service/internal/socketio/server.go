@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/shared/link"
 	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/metrics"
+	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -150,9 +151,28 @@ func (s *Server) attach(sock *socket.Socket) {
 	for name, cmd := range s.commands {
 		_ = sock.On(name, func(args ...any) { s.receive(name, cmd, args) })
 	}
+	sock.OnAny(s.unknown)
 	_ = sock.On("disconnect", func(args ...any) {
 		s.log.Info().Str("socket.id", string(sock.Id())).Any("reason", args).Msg("gateway link disconnected")
 	})
+}
+
+// unknown answers a command this version does not know (a newer gateway
+// beside an older chat-service) with 404 unknown_command at once, so the
+// client hears it instead of waiting out the gateway's command timeout.
+// It sees every event; the known ones are left to their handlers.
+func (s *Server) unknown(args ...any) {
+	if len(args) < 2 {
+		return
+	}
+	name, _ := args[0].(string)
+	ack, ok := args[len(args)-1].(socket.Ack)
+	if _, known := s.commands[name]; known || !ok {
+		return
+	}
+	s.log.Warn().Str("event.action", name).Msg("socket.io link: unknown command refused")
+	ack([]any{link.Failed(problem.New(http.StatusNotFound, "unknown_command",
+		"this command is not supported by the chat service's version"))}, nil)
 }
 
 // Close refuses new commands, finishes the queued ones (until ctx ends) and
