@@ -90,13 +90,17 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	// Revocations close the sockets they cover, wherever they come from.
 	a.store.Subscribe(a.realtime.Revoke)
 
+	px := proxy.New(a.minter, transport, cfg.UpstreamTimeout, proxy.RetryBudget{Ratio: cfg.RetryBudget})
+	if err := px.RegisterMetrics(a.reg, targets.Auth, targets.Users, targets.Chat); err != nil {
+		return nil, err
+	}
 	public, ops := a.health(client, logs.Shipper)
 	a.ops = ops.OpsHandler(a.reg)
 	a.handler, err = httpapi.NewRouter(httpapi.Deps{
 		Log:         a.log,
 		Auth:        auth,
 		Revocations: a.store,
-		Proxy:       proxy.New(a.minter, transport, cfg.UpstreamTimeout, proxy.RetryBudget{Ratio: cfg.RetryBudget}),
+		Proxy:       px,
 		Targets:     targets,
 		Edge: httpapi.Edge{
 			ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.UpstreamTimeout, AuthTimeout: cfg.AuthTimeout,

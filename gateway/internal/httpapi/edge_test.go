@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleychat/parley/gateway/internal/httpapi"
 	"github.com/parleychat/parley/gateway/internal/proxy"
+	"github.com/parleychat/parley/shared/token"
 )
 
 // flakyInstance is a real user-service stand-in on its own port that can
@@ -129,8 +131,9 @@ func TestRetriesOnlyIdempotentWithinBudget(t *testing.T) {
 // breaker's open period ends.
 func TestRetryReachesAnotherInstance(t *testing.T) {
 	down, up := newFlakyInstance(t), newFlakyInstance(t)
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, envOptions{usersURLs: []string{down.url, up.url},
-		breaker: proxy.Breaker{Failures: 2, Open: time.Minute}})
+		breaker: proxy.Breaker{Failures: 2, Open: time.Minute}, metrics: reg})
 	up.serve(e)
 	c, _ := e.login(nil)
 	for i := range 20 {
@@ -141,6 +144,38 @@ func TestRetryReachesAnotherInstance(t *testing.T) {
 	if n := down.refused.Load(); n != 2 {
 		t.Errorf("the down instance was tried %d times, want 2 (then ejected)", n)
 	}
+	for name, want := range map[string]float64{
+		"parley_gateway_upstream_retries_total":   2,
+		"parley_gateway_upstream_ejections_total": 1,
+		"parley_gateway_upstream_open_total":      0,
+	} {
+		if got := counter(t, reg, name, token.AudienceUsers); got != want {
+			t.Errorf("%s{service=%q} = %v, want %v", name, token.AudienceUsers, got, want)
+		}
+	}
+}
+
+// counter reads a counter of reg by name and service label (0 when it
+// has no such series).
+func counter(t *testing.T, reg *prometheus.Registry, name, service string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "service" && l.GetValue() == service {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // TestBreakerOpensFailsFastAndProbesBack takes the only instance down:
@@ -150,8 +185,9 @@ func TestRetryReachesAnotherInstance(t *testing.T) {
 func TestBreakerOpensFailsFastAndProbesBack(t *testing.T) {
 	inst := newFlakyInstance(t)
 	open := 700 * time.Millisecond
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, envOptions{usersURLs: []string{inst.url}, breaker: proxy.Breaker{Failures: 3, Open: open},
-		retry: &proxy.RetryBudget{}})
+		retry: &proxy.RetryBudget{}, metrics: reg})
 	c, _ := e.login(nil)
 	for i := range 3 {
 		if status, _, b := statusOf(t, e, c, "GET", "/api/v1/users/me", ""); status != http.StatusServiceUnavailable {
@@ -160,6 +196,9 @@ func TestBreakerOpensFailsFastAndProbesBack(t *testing.T) {
 	}
 	if n := inst.refused.Load(); n != 3 {
 		t.Fatalf("instance tried %d times, want 3", n)
+	}
+	if n := counter(t, reg, "parley_gateway_upstream_ejections_total", token.AudienceUsers); n != 1 {
+		t.Errorf("parley_gateway_upstream_ejections_total = %v, want 1", n)
 	}
 	openedBy := time.Now()
 	status, retryAfter, body := statusOf(t, e, c, "GET", "/api/v1/users/me", "")
@@ -170,6 +209,9 @@ func TestBreakerOpensFailsFastAndProbesBack(t *testing.T) {
 		}
 		if n := inst.refused.Load(); n != 3 {
 			t.Errorf("open breaker still tried the instance (%d connections, want 3)", n)
+		}
+		if n := counter(t, reg, "parley_gateway_upstream_open_total", token.AudienceUsers); n != 1 {
+			t.Errorf("parley_gateway_upstream_open_total = %v, want 1", n)
 		}
 	}
 	inst.serve(e)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/parleychat/parley/gateway/api"
@@ -130,11 +131,12 @@ type envOptions struct {
 	realtime       http.Handler // served at /socket.io/
 	trustedProxies []string
 	refreshed      func(session.Identity)
-	usersURLs      []string           // overrides the user-service instances
-	edge           httpapi.Edge       // route-class timeouts and rate limits
-	breaker        proxy.Breaker      // zero: proxy.DefaultBreaker
-	retry          *proxy.RetryBudget // nil: proxy.DefaultRetryBudget
-	log            io.Writer          // request log; nil: none
+	usersURLs      []string             // overrides the user-service instances
+	edge           httpapi.Edge         // route-class timeouts and rate limits
+	breaker        proxy.Breaker        // zero: proxy.DefaultBreaker
+	retry          *proxy.RetryBudget   // nil: proxy.DefaultRetryBudget
+	log            io.Writer            // request log; nil: none
+	metrics        *prometheus.Registry // receives the router\'s and proxy\'s metrics
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -189,6 +191,14 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Users: mustTarget(t, token.AudienceUsers, o.breaker, usersURLs...),
 		Chat:  mustTarget(t, token.AudienceChat, o.breaker, chatURL),
 	}
+	px := proxy.New(e.minter, proxy.NewTransport(o.timeout), o.timeout, retry)
+	var reg prometheus.Registerer // nil: no metrics, as before
+	if o.metrics != nil {
+		reg = o.metrics
+		if err := px.RegisterMetrics(o.metrics, targets.Auth, targets.Users, targets.Chat); err != nil {
+			t.Fatal(err)
+		}
+	}
 	logger := zerolog.Nop()
 	if o.log != nil {
 		logger = zerolog.New(o.log)
@@ -197,8 +207,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Log:            logger,
 		Auth:           e.authenticate,
 		Revocations:    e.revocations,
-		Proxy:          proxy.New(e.minter, proxy.NewTransport(o.timeout), o.timeout, retry),
+		Proxy:          px,
 		Edge:           o.edge,
+		Metrics:        reg,
 		Targets:        targets,
 		Cookies:        httpapi.Cookies{Secure: o.secure},
 		AllowedOrigins: []string{"https://app.parley.test"},

@@ -42,13 +42,14 @@ type Proxy struct {
 	minter  *session.Minter
 	timeout time.Duration
 	budget  *budget
+	metrics edgeMetrics
 }
 
 // New returns a proxy that signs with minter, sends through transport,
 // gives every request at most timeout (a Target's own Timeout wins),
 // response body included, and retries within retry.
 func New(minter *session.Minter, transport http.RoundTripper, timeout time.Duration, retry RetryBudget) *Proxy {
-	p := &Proxy{minter: minter, timeout: timeout, budget: newBudget(retry)}
+	p := &Proxy{minter: minter, timeout: timeout, budget: newBudget(retry), metrics: newEdgeMetrics()}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      transport,
@@ -148,6 +149,7 @@ func (p *Proxy) Forward(c *gin.Context, t Target, id session.Identity, hook Resp
 			errors.As(err, &open)
 			pr := problem.ErrUnavailable.Wrap(err)
 			pr.RetryAfter = open.RetryAfterSeconds()
+			p.metrics.unavailable.WithLabelValues(t.Audience).Inc()
 			problem.Write(c, pr)
 			return
 		}
@@ -162,6 +164,7 @@ func (p *Proxy) Forward(c *gin.Context, t Target, id session.Identity, hook Resp
 			tried = map[*instance]bool{}
 		}
 		tried[in] = true
+		p.metrics.retries.WithLabelValues(t.Audience).Inc()
 	}
 	if f.err == nil {
 		return

@@ -94,6 +94,7 @@ type instance struct {
 	url      *url.URL
 	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openedAt atomic.Int64 // unix nanoseconds of the last trip to open
+	trips    atomic.Int64 // times the breaker opened
 }
 
 func newInstance(u *url.URL, audience string, b Breaker) *instance {
@@ -107,6 +108,7 @@ func newInstance(u *url.URL, audience string, b Breaker) *instance {
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			if to == gobreaker.StateOpen {
 				in.openedAt.Store(time.Now().UnixNano())
+				in.trips.Add(1)
 			}
 		},
 		// A client that went away says nothing about the instance.
