@@ -33,15 +33,15 @@ type sendResult struct {
 // no latency when idle.
 //
 // Admission control: the database is the bottleneck of the message path,
-// so the queue in front of it is where overload shows first. A send is
-// refused at once with ErrOverloaded (retryable) when sends are waiting and
-// the wait is past half of maxWait — the oldest waiting send's age, or how
-// long the recent ones waited before their batch began — or when the queue
-// is full;
-// a send that was let in but still waited past maxWait is refused when its
-// batch is formed, never stored late. A send whose context ended before its
-// batch began is dropped the same way. So under overload the excess is
-// refused fast and the accepted sends keep their latency.
+// so the queue in front of it is where overload shows first. A send that
+// the next batch can still take costs nothing to admit, however slow each
+// commit is: it rides along. A send that finds a full batch (or more)
+// already waiting is predicted to wait that many batch commits (the recent
+// average duration of one); when that is past maxWait it is refused at
+// once with ErrOverloaded (retryable), as it is when the queue is full.
+// So under overload the excess is refused fast and the accepted sends
+// keep their latency. A send whose context ended before its batch began
+// is dropped, never stored later.
 type group struct {
 	run func([]*pendingSend) // commits one batch, answering each send
 
@@ -52,9 +52,8 @@ type group struct {
 	maxBatch int
 	maxQueue int
 	maxWait  time.Duration // negative: no bound
-	// wait is a moving average of how long sends waited before their batch
-	// began, in nanoseconds.
-	wait atomic.Int64
+	// batch is a moving average of one batch's commit, in nanoseconds.
+	batch atomic.Int64
 }
 
 func newGroup(runners, maxBatch, maxQueue int, maxWait time.Duration, run func([]*pendingSend)) *group {
@@ -63,13 +62,12 @@ func newGroup(runners, maxBatch, maxQueue int, maxWait time.Duration, run func([
 
 // submit queues p, starting a runner when fewer than runners are busy.
 func (g *group) submit(p *pendingSend) error {
-	now := time.Now()
 	g.mu.Lock()
-	if len(g.queue) >= g.maxQueue || g.late(now) {
+	if len(g.queue) >= g.maxQueue || g.late() {
 		g.mu.Unlock()
 		return ErrOverloaded
 	}
-	p.queued = now
+	p.queued = time.Now()
 	g.queue = append(g.queue, p)
 	if g.running >= g.runners {
 		g.mu.Unlock()
@@ -82,25 +80,30 @@ func (g *group) submit(p *pendingSend) error {
 	return nil
 }
 
-// late reports whether a send queued now is likely to wait past maxWait:
-// sends are waiting and the oldest has waited half of it already, or
-// recent sends did. Half, because a send let in behind one that old
-// would itself wait about as long again, and be refused late (after
-// waiting) instead of now. A send finding no queue is always let in.
+// late reports whether a send queued now would wait past maxWait: the
+// full batches ahead of it (the runners take one each) times the recent
+// commit duration. A send the next batches can take is always let in.
 // g.mu is held.
-func (g *group) late(now time.Time) bool {
-	if g.maxWait < 0 || len(g.queue) == 0 {
+func (g *group) late() bool {
+	if g.maxWait < 0 {
 		return false
 	}
-	soft := g.maxWait / 2
-	return now.Sub(g.queue[0].queued) > soft || time.Duration(g.wait.Load()) > soft
+	ahead := len(g.queue) / (g.maxBatch * g.runners)
+	return time.Duration(int64(ahead)*g.batch.Load()) > g.maxWait
 }
 
 // loop commits batches until the queue is empty.
 func (g *group) loop(batch []*pendingSend) {
 	for {
-		if live := g.dropLate(batch); len(live) > 0 {
+		if live := dropExpired(batch); len(live) > 0 {
+			start := time.Now()
 			g.run(live)
+			took := int64(time.Since(start))
+			old := g.batch.Load() // two runners may race here: an average either way
+			if old == 0 {
+				old = took
+			}
+			g.batch.Store(old + (took-old)/8)
 		}
 		g.mu.Lock()
 		if len(g.queue) == 0 {
@@ -134,18 +137,12 @@ func (g *group) take() []*pendingSend {
 	return batch
 }
 
-// dropLate answers the sends whose caller gave up before their batch
-// began, or that waited past maxWait, and returns the others; a dropped
-// send is never stored. It also folds each send's wait into g.wait (1/8
-// weight per send: it follows a change of load within a batch or two).
-func (g *group) dropLate(batch []*pendingSend) []*pendingSend {
-	now := time.Now()
+// dropExpired answers the sends whose caller gave up before their batch
+// began and returns the others; a dropped send is never stored.
+func dropExpired(batch []*pendingSend) []*pendingSend {
 	live := batch[:0:0]
 	for _, p := range batch {
-		waited := now.Sub(p.queued)
-		old := g.wait.Load()
-		g.wait.Store(old + (int64(waited)-old)/8)
-		if p.ctx.Err() != nil || (g.maxWait >= 0 && waited > g.maxWait) {
+		if err := p.ctx.Err(); err != nil {
 			p.done <- sendResult{err: ErrOverloaded}
 			continue
 		}

@@ -40,11 +40,11 @@ type Config struct {
 	// replica to learn about a member it does not know yet (the
 	// registration event may be a moment behind the client).
 	UnknownUserWait time.Duration
-	// SendQueueWait is the longest a send may wait for its group commit to
-	// begin: past it sends are refused at once with ErrOverloaded
-	// (retryable) rather than queued behind work that would make their
-	// acks late; a send whose wait still ran past it is refused without
-	// being stored. Negative: no bound but the queue's length.
+	// SendQueueWait bounds how long a send is predicted to wait for its
+	// group commit (full batches ahead × the recent commit time): past it
+	// sends are refused at once with ErrOverloaded (retryable) rather than
+	// queued behind work that would make their acks late. Negative: no
+	// bound but the queue's length.
 	SendQueueWait time.Duration
 }
 

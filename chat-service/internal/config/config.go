@@ -57,10 +57,11 @@ type Config struct {
 	// LinkUserCommands is how many of one user's link commands may wait or
 	// run at once; past it that user alone is answered 429.
 	LinkUserCommands int `env:"LINK_USER_COMMANDS" envDefault:"16"`
-	// SendQueueWait is the longest a message send may wait for its group
-	// commit to begin; past it sends are refused at once with 503
-	// overloaded and a retry hint (admission control in front of the
-	// database). 0 turns the bound off (only the queue's length is).
+	// SendQueueWait bounds how long a message send is predicted to wait for
+	// its group commit (full batches ahead × the recent commit time); past
+	// it sends are refused at once with 503 overloaded and a retry hint
+	// (admission control in front of the database). 0 turns the bound off
+	// (only the queue's length is).
 	SendQueueWait time.Duration `env:"SEND_QUEUE_WAIT" envDefault:"150ms"`
 }
 
