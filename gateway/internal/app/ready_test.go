@@ -80,3 +80,48 @@ func fetch(t *testing.T, url string, want int) string {
 	}
 	return string(b)
 }
+
+// TestOpsReadinessPerInstance: with several user-service instances listed,
+// the ops /readyz reports each one under its own name, and /metrics has
+// the edge counters per service.
+func TestOpsReadinessPerInstance(t *testing.T) {
+	var dead []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, "http://"+ln.Addr().String())
+		_ = ln.Close()
+	}
+	g := startGateway(t, map[string]string{"USERS_URL": strings.Join(dead, ",")})
+	waitFor(t, "public readiness", func() bool { return status(g.base+"/readyz") == http.StatusOK })
+	addr := g.app.opsAddr.Load()
+	if addr == nil {
+		t.Fatal("the ops address is not listening")
+	}
+	ops := "http://" + addr.String()
+	var doc struct {
+		Checks map[string]struct {
+			Status string `json:"status"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(fetch(t, ops+"/readyz", http.StatusServiceUnavailable)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range dead {
+		if c, ok := doc.Checks["user-service "+u]; !ok || c.Status != "down" {
+			t.Errorf("ops check for instance %s = %+v (present %v), want down", u, c, ok)
+		}
+	}
+	if _, ok := doc.Checks["user-service"]; ok {
+		t.Error("a single user-service check besides the per-instance ones")
+	}
+	m := fetch(t, ops+"/metrics", http.StatusOK)
+	for _, series := range []string{`parley_gateway_upstream_ejections_total{service="user-service"} 0`,
+		`parley_gateway_upstream_ejections_total{service="chat-service"} 0`} {
+		if !strings.Contains(m, series) {
+			t.Errorf("ops /metrics lacks %s", series)
+		}
+	}
+}
