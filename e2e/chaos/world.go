@@ -646,7 +646,10 @@ func (w *World) figures(ran time.Duration, stored int) {
 		live, fromSync, w.reconnects.Load(), w.syncs.Load(), syncReq, dup)
 	for _, f := range append([]*Fault{w.baseline}, w.faults...) {
 		rec := "no client-visible failure"
-		if !f.Recovered.IsZero() {
+		switch {
+		case f == w.baseline:
+			rec = "not a fault"
+		case !f.Recovered.IsZero():
 			rec = fmt.Sprintf("recovered %s after it", f.Recovered.Sub(f.At).Round(10*time.Millisecond))
 		}
 		back := ""
