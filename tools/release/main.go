@@ -1,7 +1,7 @@
 // Command release releases one Parley module (see scripts/release and the
 // README's "Releases" section).
 //
-//	release <module> <version> [-out DIR] [-no-record]
+//	release <module> <version> [-out DIR] [-no-record] [-bin PATH]
 //
 // For a service it checks the changelog entry, builds the service alone at
 // the release commit against the released shared its go.mod requires (both
@@ -38,18 +38,20 @@ type options struct {
 	module, version string
 	out             string // OCI layout directory (services)
 	noRecord        bool   // build and print, leave releases/ alone
+	bin             string // where to copy the service's binary too
 	root            string // repository root
 }
 
 func parseArgs(args []string) (options, error) {
 	var o options
 	if len(args) < 2 || strings.HasPrefix(args[0], "-") || strings.HasPrefix(args[1], "-") {
-		return o, errors.New("usage: scripts/release <module> <version> [-out DIR] [-no-record]")
+		return o, errors.New("usage: scripts/release <module> <version> [-out DIR] [-no-record] [-bin PATH]")
 	}
 	o.module, o.version = args[0], strings.TrimPrefix(args[1], "v")
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "", "OCI image layout directory (default .local/images/<module>-<version>)")
 	fs.BoolVar(&o.noRecord, "no-record", false, "build and print the digest without recording the release")
+	fs.StringVar(&o.bin, "bin", "", "also copy the service's binary to this path")
 	if err := fs.Parse(args[2:]); err != nil {
 		return o, err
 	}
@@ -150,6 +152,11 @@ func release(o options) (Release, bool, error) {
 			return Release{}, false, err
 		}
 	}
+	if o.module == SharedModule && !o.noRecord {
+		if err := writeGolden(o.root, rel); err != nil {
+			return Release{}, false, err
+		}
+	}
 	if reproduce {
 		if recorded.Image != nil && (rel.Image == nil || recorded.Image.Digest != rel.Image.Digest) {
 			return rel, false, fmt.Errorf("rebuilt %s %s gives %s, the record says %s (recorded with %s, rebuilt with %s)",
@@ -195,6 +202,14 @@ func buildRelease(o options, rel *Release, work string) error {
 	binary, err := os.ReadFile(binPath)
 	if err != nil {
 		return err
+	}
+	if o.bin != "" {
+		if err := os.MkdirAll(filepath.Dir(o.bin), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.bin, binary, 0o755); err != nil {
+			return err
+		}
 	}
 	created, err := commitTime(o.root, rel.Commit)
 	if err != nil {

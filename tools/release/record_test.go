@@ -43,6 +43,19 @@ func TestReleaseRecords(t *testing.T) {
 	}
 }
 
+// TestGoldenSnapshots: each shared release's golden examples are kept
+// under testdata/v<version>/ exactly as they were at its commit.
+func TestGoldenSnapshots(t *testing.T) {
+	root := repoRoot(t)
+	rec, err := LoadRecord(root, SharedModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGolden(root, rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeFile writes body at root/rel, making folders.
 func writeFile(t *testing.T, root, rel, body string) {
 	t.Helper()
