@@ -141,7 +141,9 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 		}, []string{"outcome"})
 		o.Metrics.MustRegister(s.deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_sockets_connected", Help: "Client sockets connected to this gateway instance.",
-		}, func() float64 { return float64(s.registry.count()) }))
+		}, func() float64 { return float64(s.registry.count()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_socketio_commands_in_flight", Help: "Client commands forwarded to chat-service and not answered yet (a stopping gateway waits for them).",
+		}, func() float64 { return float64(s.inflight.Load()) }))
 		if c, ok := link.(interface{ Connects() int64 }); ok {
 			o.Metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "parley_link_connects_total", Help: "Links to chat-service established: the first of each and every reconnect.",
