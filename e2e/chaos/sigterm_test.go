@@ -1,7 +1,9 @@
 package chaos
 
 import (
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,13 +39,18 @@ func TestSigtermDrains(t *testing.T) {
 
 // gracefulRefusal reports whether a client-visible failure is one a
 // graceful stop may cause: a socket of the stopping gateway closed so the
-// client reconnects elsewhere, a handshake or request refused because the
-// instance no longer listens, or a refusal the client retries (429, 503).
-// A command without an ack, a request cut mid-way or any other status is
-// a failed in-flight command or request.
+// client reconnects elsewhere (a command sent as it closed gets no ack and
+// is sent again), a handshake or request refused because the instance no
+// longer listens, or a refusal the client retries (429, 503). A send
+// stored whose ack was lost (ack_lost), a request cut mid-way or any other
+// status is a failed in-flight command or request.
 func gracefulRefusal(what string) bool {
 	switch what {
-	case "disconnect:transport close", "connect:refused", "rest:refused", "rest:503":
+	case "disconnect:transport close", "connect:refused", "rest:refused", "rest:503",
+		// Sent as the socket closed, never processed: the resend stored
+		// it (an in-flight send that lost its ack counts as ack_lost).
+		// A sync has no effect and runs again after the reconnect.
+		"message:send:no_ack", "sync:no_ack":
 		return true
 	}
 	for _, cmd := range []string{"message:send", "sync"} {
@@ -52,4 +59,100 @@ func gracefulRefusal(what string) bool {
 		}
 	}
 	return false
+}
+
+// TestSigtermGatewayAnswersInFlight: commands a gateway has forwarded when
+// it gets SIGTERM still get their acks on their sockets. chat-service is
+// paused (SIGSTOP) so that five sends are surely in flight; the gateway is
+// told to stop; a command arriving meanwhile is refused retryably (503
+// unavailable, retryAfterMs) and the gateway takes no new socket; once
+// chat-service resumes, the five acks arrive (created), then the sockets
+// close at the transport and the gateway exits 0.
+func TestSigtermGatewayAnswersInFlight(t *testing.T) {
+	s := harness.Start(t, harness.Options{Gateways: 2})
+	gw, chat := s.Gateways[0], s.Chats[0]
+	other := harness.NewClient(t, s.Gateways[1].URL()).SignUp()
+	type sender struct {
+		c    *harness.Client
+		sock *harness.Socket
+		conv string
+	}
+	var senders []sender
+	for range 5 {
+		c := harness.NewClient(t, gw.URL()).SignUp()
+		senders = append(senders, sender{c, c.Connect(), c.CreateGroup("drain", other.UserID).ID})
+	}
+	late := harness.NewClient(t, gw.URL()).SignUp()
+	lateSock := late.Connect()
+	lateConv := late.CreateGroup("late", other.UserID).ID
+
+	if err := syscall.Kill(chat.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(chat.Pid(), syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+	acks := make(chan harness.Ack, len(senders))
+	for i, sd := range senders {
+		sd.sock.EmitAsync("message:send", map[string]any{"conversationId": sd.conv, "clientMsgId": fmt.Sprintf("in-flight-%d", i), "body": "sent before SIGTERM"},
+			30*time.Second, func(a harness.Ack) { acks <- a })
+	}
+	harness.Eventually(t, 15*time.Second, "five commands in flight at the gateway", func() error {
+		m, err := gw.Metrics()
+		if err != nil {
+			return err
+		}
+		if n := harness.Sum(m, "parley_socketio_commands_in_flight"); n != float64(len(senders)) {
+			return fmt.Errorf("%v in flight", n)
+		}
+		return nil
+	})
+
+	stopped := make(chan error, 1)
+	go func() { _, err := gw.Terminate(30 * time.Second); stopped <- err }()
+	// Draining: the listener is closed (no new socket), and a command on
+	// an open socket is refused retryably without being forwarded.
+	harness.Eventually(t, 10*time.Second, "the stopping gateway takes no new socket", func() error {
+		if _, err := harness.DialSocket(t, gw.URL(), harness.SocketOptions{Header: late.SocketHeader()}); err == nil {
+			return fmt.Errorf("a new socket was accepted")
+		}
+		return nil
+	})
+	refused := make(chan harness.Ack, 1)
+	lateSock.EmitAsync("message:send", map[string]any{"conversationId": lateConv, "clientMsgId": "late", "body": "sent while stopping"},
+		10*time.Second, func(a harness.Ack) { refused <- a })
+	if a := <-refused; a.Err != nil || a.OK || a.Error == nil || a.Error.Status != 503 || a.Error.Code != "unavailable" || a.RetryAfterMs <= 0 {
+		t.Errorf("a command while the gateway stops: ack %s, want 503 unavailable with retryAfterMs", a)
+	}
+	resume()
+	for range senders {
+		a := <-acks
+		if a.Err != nil || !a.OK || a.Created == nil || !*a.Created {
+			t.Errorf("a send in flight at SIGTERM: ack %s, want ok and created", a)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if code := gw.ExitCode(); code != 0 {
+		t.Errorf("gateway exit status %d after SIGTERM", code)
+	}
+	for _, sd := range senders {
+		select {
+		case <-sd.sock.Gone():
+		case <-time.After(10 * time.Second):
+			t.Fatal("a socket of the stopped gateway is still open")
+		}
+		if r := sd.sock.DisconnectReason(); r != "transport close" {
+			t.Errorf("socket closed with %q, want transport close (clients reconnect)", r)
+		}
+	}
+	if n := s.Count(t, "chat-service", `SELECT count(*) FROM messages WHERE client_msg_id = 'late'`); n != 0 {
+		t.Errorf("the refused command was stored %d times", n)
+	}
 }

@@ -324,9 +324,16 @@ func (u *User) deliver(s *send, stop <-chan struct{}) {
 		u.pending--
 		u.mu.Unlock()
 	}()
-	a, ok := u.command("message:send", map[string]any{"conversationId": s.conv.ID, "clientMsgId": s.clientMsgID, "body": s.body}, stop)
+	var lost int
+	a, ok := u.command("message:send", map[string]any{"conversationId": s.conv.ID, "clientMsgId": s.clientMsgID, "body": s.body}, stop, &lost)
 	if !ok || !a.OK {
 		return
+	}
+	if lost > 0 && a.Created != nil && !*a.Created {
+		// An attempt without an ack had been stored: the command was in
+		// flight and its ack was lost (the resend found it). An attempt
+		// that never reached chat-service comes back created.
+		u.failed("message:send:ack_lost")
 	}
 	if a.Message == nil {
 		u.w.t.Errorf("send ack without a message: %s", a)
@@ -345,7 +352,7 @@ var retryable = map[int]bool{http.StatusTooManyRequests: true, http.StatusServic
 // command sends one command until it gets an ok ack or a refusal for
 // good, reconnecting (and syncing) when the socket goes; ok is false once
 // stop closes.
-func (u *User) command(event string, data any, stop <-chan struct{}) (harness.Ack, bool) {
+func (u *User) command(event string, data any, stop <-chan struct{}, noAcks *int) (harness.Ack, bool) {
 	for attempt := 0; ; attempt++ {
 		if !u.ready(stop) {
 			return harness.Ack{}, false
@@ -356,6 +363,9 @@ func (u *User) command(event string, data any, stop <-chan struct{}) (harness.Ac
 		a, done := u.try(event, data, stop)
 		if done {
 			return a, true
+		}
+		if a.Err != nil {
+			*noAcks++
 		}
 		select {
 		case <-stop:
