@@ -645,12 +645,12 @@ func (w *World) figures(ran time.Duration, stored int) {
 	w.t.Logf("figures: deliveries %d live + %d from sync; %d reconnects, %d syncs, %d sync:required; %d duplicates on a socket",
 		live, fromSync, w.reconnects.Load(), w.syncs.Load(), syncReq, dup)
 	for _, f := range append([]*Fault{w.baseline}, w.faults...) {
-		rec := "no client-visible failure"
+		rec := "no socket client failed"
 		switch {
 		case f == w.baseline:
 			rec = "not a fault"
 		case !f.Recovered.IsZero():
-			rec = fmt.Sprintf("recovered %s after it", f.Recovered.Sub(f.At).Round(10*time.Millisecond))
+			rec = fmt.Sprintf("socket clients recovered %s after it", f.Recovered.Sub(f.At).Round(10*time.Millisecond))
 		}
 		back := ""
 		if !f.Back.IsZero() {
