@@ -80,16 +80,14 @@ var (
 
 // runSuites runs the suites with the given binaries in place of the
 // working tree's builds, in a test process of their own.
-func runSuites(t *testing.T, mix string, bins map[string]string, suites []string, pattern string) outcome {
+func runSuites(t *testing.T, mix string, bins map[string]string, suites []string, names []string) outcome {
 	t.Helper()
 	timeout := os.Getenv("COMPAT_SUITE_TIMEOUT")
 	if timeout == "" {
 		timeout = "20m"
 	}
 	args := []string{"test", "-count=1", "-p", "1", "-timeout", timeout, "-v"}
-	if pattern != "" {
-		args = append(args, "-run", pattern)
-	}
+	args = append(args, "-run", "^("+strings.Join(names, "|")+")$")
 	args = append(args, suites...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = filepath.Join(harness.RepoRoot(), "e2e")
@@ -117,6 +115,36 @@ func runSuites(t *testing.T, mix string, bins map[string]string, suites []string
 	return o
 }
 
+var testFunc = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
+
+// suiteTests lists the top-level tests of the suites at commit ("" for the
+// working tree) that match pattern.
+func suiteTests(t *testing.T, commit string, suites []string, pattern *regexp.Regexp) []string {
+	t.Helper()
+	args := []string{"grep", "-h", "^func Test"}
+	if commit != "" {
+		args = append(args, commit)
+	}
+	args = append(args, "--")
+	for _, s := range suites {
+		args = append(args, filepath.Join("e2e", s)+"/*_test.go")
+	}
+	cmd := exec.Command("git", args...)
+	cmd.Dir = harness.RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+	}
+	var names []string
+	for _, m := range testFunc.FindAllSubmatch(out, -1) {
+		if n := string(m[1]); pattern.MatchString(n) && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // TestMixedVersions runs the end-to-end flow and realtime suites (or
 // COMPAT_SUITES, narrowed by COMPAT_RUN) with, for each service (or
 // COMPAT_SERVICES), its previous release beside the current build of the
@@ -126,6 +154,10 @@ func TestMixedVersions(t *testing.T) {
 	suites := envList("COMPAT_SUITES", []string{"./flow/", "./realtime/"})
 	services := envList("COMPAT_SERVICES", harness.Services)
 	pattern := os.Getenv("COMPAT_RUN")
+	match, err := regexp.Compile(pattern)
+	if err != nil {
+		t.Fatalf("COMPAT_RUN: %v", err)
+	}
 	dir := t.TempDir()
 
 	// The current build of every service, the same way the harness makes it.
@@ -145,6 +177,33 @@ func TestMixedVersions(t *testing.T) {
 		previous[s] = buildPrevious(t, s, versions[s], dir)
 	}
 
+	// A mix runs the suites' tests that already existed at the previous
+	// releases' commit: a later test may need a feature the release lacks
+	// (the previous releases of all services share one commit here; with
+	// several, the tests of the oldest are used).
+	oldest := ""
+	for _, s := range harness.Services {
+		c := versions[s].Commit
+		if oldest == "" || c == oldest {
+			oldest = c
+			continue
+		}
+		if isAncestor(t, c, oldest) {
+			oldest = c
+		}
+	}
+	names := suiteTests(t, oldest, suites, match)
+	now := suiteTests(t, "", suites, match)
+	if len(names) == 0 {
+		t.Fatalf("no test of %v matches %q at %.12s", suites, pattern, oldest)
+	}
+	var newer []string
+	for _, n := range now {
+		if !slices.Contains(names, n) {
+			newer = append(newer, n)
+		}
+	}
+
 	var outcomes []outcome
 	for _, s := range services {
 		if !slices.Contains(harness.Services, s) {
@@ -155,17 +214,18 @@ func TestMixedVersions(t *testing.T) {
 			old[k] = v
 		}
 		old[s] = previous[s]
-		outcomes = append(outcomes, runSuites(t, fmt.Sprintf("%s %s (previous) with the others current", s, versions[s].Version), old, suites, pattern))
+		outcomes = append(outcomes, runSuites(t, fmt.Sprintf("%s %s (previous) with the others current", s, versions[s].Version), old, suites, names))
 
 		mixed := map[string]string{}
 		for k, v := range previous {
 			mixed[k] = v
 		}
 		mixed[s] = current[s]
-		outcomes = append(outcomes, runSuites(t, fmt.Sprintf("%s current with the others previous", s), mixed, suites, pattern))
+		outcomes = append(outcomes, runSuites(t, fmt.Sprintf("%s current with the others previous", s), mixed, suites, names))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "compat figures (suites %s, run %q):\n", strings.Join(suites, " "), pattern)
+	fmt.Fprintf(&b, "compat figures (suites %s, run %q): %d tests of %.12s; newer than the previous releases, not run: %v\n",
+		strings.Join(suites, " "), pattern, len(names), oldest, newer)
 	for _, s := range harness.Services {
 		fmt.Fprintf(&b, "  previous %s = %s at %.12s\n", s, versions[s].Version, versions[s].Commit)
 	}
@@ -173,4 +233,12 @@ func TestMixedVersions(t *testing.T) {
 		fmt.Fprintf(&b, "  %-60s %4d passed %3d failed %7.1fs\n", o.mix, o.passed, o.failed, o.took.Seconds())
 	}
 	t.Log(b.String())
+}
+
+// isAncestor reports whether commit a is an ancestor of commit b.
+func isAncestor(t *testing.T, a, b string) bool {
+	t.Helper()
+	cmd := exec.Command("git", "merge-base", "--is-ancestor", a, b)
+	cmd.Dir = harness.RepoRoot()
+	return cmd.Run() == nil
 }
