@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,8 +39,9 @@ func serviceFaults(s *harness.Stack) []fault {
 // TestChaos: 2 gateways (each linked to both chat-services), 2
 // chat-services, 2 user-services, steady chat traffic from socket clients
 // that follow the documented client algorithm, and one fault at a time
-// under that load: a random instance SIGKILLed (or SIGTERMed) and
-// restarted. At the end every acknowledged message is stored exactly
+// under that load, each restarted after a pause: a chat-service SIGKILLed,
+// a gateway SIGKILLed, then every other instance SIGKILLed and one
+// SIGTERMed in a seeded order, then random ones. At the end every acknowledged message is stored exactly
 // once, every member's view (live and sync) equals the store, no event
 // came twice on a socket or out of order, and no client hung.
 //
@@ -54,15 +56,38 @@ func TestChaos(t *testing.T) {
 	convs := int(EnvFloat(t, "CHAOS_CONVERSATIONS", 30))
 	rate := EnvFloat(t, "CHAOS_RATE", 45)
 
-	s := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true})
+	s := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true, AllUserServices: true})
 	w := New(t, s, Config{Conversations: convs, Rate: rate, RESTRate: 5, Seed: Seed(t)})
-	menu := append(serviceFaults(s), infraFaults...)
-	// Every kind once, in a seeded order, then random ones.
-	order := make([]int, len(menu))
-	for i := range order {
-		j := w.Intn(i + 1)
-		order[i], order[j] = order[j], i
+	services := serviceFaults(s)
+	menu := append(services, infraFaults...)
+	// The sequence first (a chat-service SIGKILLed, a gateway
+	// SIGKILLed, then RabbitMQ and PostgreSQL when built with them), then
+	// every other kind once in a seeded order, then random ones.
+	var first, rest []int
+	chat, gw := -1, -1
+	for i, f := range menu {
+		switch {
+		case strings.HasPrefix(f.name, "SIGKILL chat-service") && (chat < 0 || w.Intn(2) == 0):
+			chat = i
+		case strings.HasPrefix(f.name, "SIGKILL gateway") && (gw < 0 || w.Intn(2) == 0):
+			gw = i
+		}
 	}
+	first = append(first, chat, gw)
+	for i := range menu {
+		switch {
+		case i == chat || i == gw:
+		case i >= len(services):
+			first = append(first, i) // the infrastructure's
+		default:
+			rest = append(rest, i)
+		}
+	}
+	for i := len(rest) - 1; i > 0; i-- {
+		j := w.Intn(i + 1)
+		rest[i], rest[j] = rest[j], rest[i]
+	}
+	order := append(first, rest...)
 	w.Start()
 	for n := 0; ; n++ {
 		if !pause(w.stop, interval) || w.Elapsed()+interval/2 > duration {

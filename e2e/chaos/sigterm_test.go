@@ -18,7 +18,7 @@ import (
 // reconnects to the other; and nothing acknowledged is lost (the chaos
 // invariants hold at the end).
 func TestSigtermDrains(t *testing.T) {
-	s := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true})
+	s := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true, AllUserServices: true})
 	w := New(t, s, Config{Conversations: 30, Rate: 45, RESTRate: 10, Seed: Seed(t)})
 	w.Start()
 	order := []*harness.Process{s.Gateways[0], s.Chats[0], s.UserServices[0], s.Auth, s.Gateways[1], s.Chats[1], s.UserServices[1]}

@@ -29,7 +29,7 @@ func TestSoak(t *testing.T) {
 	convs := int(EnvFloat(t, "SOAK_CONVERSATIONS", 100))
 	rate := EnvFloat(t, "SOAK_RATE", 100)
 
-	s := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true})
+	s := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true, AllUserServices: true})
 	w := New(t, s, Config{Conversations: convs, Rate: rate, RESTRate: 5, Seed: Seed(t)})
 	w.Start()
 	samples := map[string][]sample{}

@@ -23,9 +23,13 @@ type Options struct {
 	// i mod UserServices.
 	UserServices int
 	// LinkAllChats gives every gateway a link to every chat-service
-	// instance (CHAT_URL lists them all, its "own" one first, which REST
-	// and readiness use); otherwise gateway i links to instance i mod Chats.
+	// instance (CHAT_URL lists them all, its "own" one first); otherwise
+	// gateway i links to instance i mod Chats.
 	LinkAllChats bool
+	// AllUserServices gives every gateway every user-service instance
+	// (USERS_URL lists them all, its "own" one first: REST round-robin
+	// with ejection); otherwise gateway i uses instance i mod UserServices.
+	AllUserServices bool
 	// Env adds variables per service binary name (e.g. "gateway").
 	Env map[string][]string
 	// Logs ships logs to Elasticsearch when true (off by default to keep the
@@ -36,16 +40,16 @@ type Options struct {
 // Stack is a running Parley: its own databases and RabbitMQ vhost, and
 // every service instance.
 type Stack struct {
-	Infra    Infra
-	ID       string
-	AMQPURL  string
-	DBURL    map[string]string // by service: auth-service, user-service, chat-service
-	Auth     *Process
-	Users    *Process
+	Infra   Infra
+	ID      string
+	AMQPURL string
+	DBURL   map[string]string // by service: auth-service, user-service, chat-service
+	Auth    *Process
+	Users   *Process
 	// UserServices are every user-service instance; Users is the first.
 	UserServices []*Process
 	Chats        []*Process
-	Gateways []*Process
+	Gateways     []*Process
 }
 
 // Gateway returns the first gateway's base URL.
@@ -122,12 +126,17 @@ func Start(t testing.TB, opts Options) *Stack {
 				chat += "," + s.Chats[(i+j)%len(s.Chats)].URL()
 			}
 		}
-		users := s.UserServices[i%len(s.UserServices)]
+		users := s.UserServices[i%len(s.UserServices)].URL()
+		if opts.AllUserServices {
+			for j := 1; j < len(s.UserServices); j++ {
+				users += "," + s.UserServices[(i+j)%len(s.UserServices)].URL()
+			}
+		}
 		s.Gateways = append(s.Gateways, newProcess(t, bin, fmt.Sprintf("gateway-%d", i+1), addr, with("gateway",
 			"HTTP_ADDR="+addr,
 			"SESSION_PUBLIC_KEYS="+inf.SessionPublic,
 			"INTERNAL_SIGNING_KEY="+inf.InternalKey,
-			"AUTH_URL="+s.Auth.URL(), "USERS_URL="+users.URL(), "CHAT_URL="+chat,
+			"AUTH_URL="+s.Auth.URL(), "USERS_URL="+users, "CHAT_URL="+chat,
 			fmt.Sprintf("GATEWAY_ID=gw-%s-%d", s.ID, i+1),
 			"ALLOWED_ORIGINS=http://"+addr+",http://localhost:8080")))
 	}
