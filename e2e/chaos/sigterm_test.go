@@ -69,7 +69,9 @@ func gracefulRefusal(what string) bool {
 // chat-service resumes, the five acks arrive (created), then the sockets
 // close at the transport and the gateway exits 0.
 func TestSigtermGatewayAnswersInFlight(t *testing.T) {
-	s := harness.Start(t, harness.Options{Gateways: 2})
+	// The drain waits up to min(COMMAND_TIMEOUT, SHUTDOWN_TIMEOUT): 10 s
+	// here, ample for the few steps between SIGTERM and SIGCONT.
+	s := harness.Start(t, harness.Options{Gateways: 2, Env: map[string][]string{"gateway": {"SHUTDOWN_TIMEOUT=15s"}}})
 	gw, chat := s.Gateways[0], s.Chats[0]
 	other := harness.NewClient(t, s.Gateways[1].URL()).SignUp()
 	type sender struct {
