@@ -324,12 +324,18 @@ func (u *User) deliver(s *send, stop <-chan struct{}) {
 		u.pending--
 		u.mu.Unlock()
 	}()
-	var lost int
+	var lost unsure
 	a, ok := u.command("message:send", map[string]any{"conversationId": s.conv.ID, "clientMsgId": s.clientMsgID, "body": s.body}, stop, &lost)
 	if !ok || !a.OK {
 		return
 	}
-	if lost > 0 && a.Created != nil && !*a.Created {
+	if lost.linkLost > 0 && lost.noAck == 0 && a.Created != nil && !*a.Created {
+		// The gateway answered link_unavailable (its link dropped with the
+		// command in flight) but chat-service had stored it: chat-service
+		// lost the ack.
+		u.failed("message:send:link_ack_lost")
+	}
+	if lost.noAck > 0 && a.Created != nil && !*a.Created {
 		// An attempt without an ack had been stored: the command was in
 		// flight and its ack was lost (the resend found it). An attempt
 		// that never reached chat-service comes back created.
@@ -352,7 +358,12 @@ var retryable = map[int]bool{http.StatusTooManyRequests: true, http.StatusServic
 // command sends one command until it gets an ok ack or a refusal for
 // good, reconnecting (and syncing) when the socket goes; ok is false once
 // stop closes.
-func (u *User) command(event string, data any, stop <-chan struct{}, noAcks *int) (harness.Ack, bool) {
+// unsure counts attempts whose outcome the client cannot know: no ack at
+// all, or the gateway's link_unavailable (the link dropped with the
+// command in flight).
+type unsure struct{ noAck, linkLost int }
+
+func (u *User) command(event string, data any, stop <-chan struct{}, lost *unsure) (harness.Ack, bool) {
 	for attempt := 0; ; attempt++ {
 		if !u.ready(stop) {
 			return harness.Ack{}, false
@@ -364,8 +375,11 @@ func (u *User) command(event string, data any, stop <-chan struct{}, noAcks *int
 		if done {
 			return a, true
 		}
-		if a.Err != nil {
-			*noAcks++
+		switch {
+		case a.Err != nil:
+			lost.noAck++
+		case a.Error != nil && a.Error.Code == "link_unavailable":
+			lost.linkLost++
 		}
 		select {
 		case <-stop:
