@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -157,15 +158,32 @@ func (p *Process) signal(sig syscall.Signal, wait time.Duration) {
 func (p *Process) Output() string { return p.log.tail(8000) }
 
 // FreeAddr returns a loopback address with a port free at the moment.
+//
+// The port is bound later by the process it is for, so in between another
+// socket could take it. Ports the kernel hands out for outgoing
+// connections (ip_local_port_range, 32768–60999 by default) are avoided:
+// the many client connections of a test run come from there, and one of
+// them taking a service's port made it fail to start ("address already in
+// use"). Ports are drawn at random below that range, so parallel test
+// processes rarely pick the same one, and each is checked free.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 1000 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("free port: none free in %d–%d", freePortLow, freePortHigh)
+	return ""
 }
+
+// The range FreeAddr draws from: below Linux's default ephemeral range.
+const freePortLow, freePortHigh = 20000, 32768
 
 // newProcess prepares an instance serving on addr, with an ops address of
 // its own so that several instances of one service can run side by side.
