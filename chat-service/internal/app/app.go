@@ -86,7 +86,7 @@ func run(ctx context.Context, cfg config.Config, version string, lg *logging.Log
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
 		TypingRate: chat.DefaultConfig.TypingRate, TypingBurst: chat.DefaultConfig.TypingBurst,
 		SyncEventCap: cfg.SyncEventCap, UnknownUserWait: chat.DefaultConfig.UnknownUserWait,
-		SendQueueWait: sendQueueWait(cfg.SendQueueWait),
+		SendLatencyTarget: sendLatencyTarget(cfg.SendLatencyTarget),
 	})
 	presence := chat.NewPresence(store, realtime)
 	consumers, err := rabbitmq.NewConsumers(ctx, conn, cfg.ConsumerName, store, presence)
@@ -211,9 +211,9 @@ func prune(ctx context.Context, log zerolog.Logger, store *postgres.Store, cutof
 	}
 }
 
-// sendQueueWait maps SEND_QUEUE_WAIT to chat.Config's: 0 there means the
+// sendLatencyTarget maps SEND_LATENCY_TARGET to chat.Config's: 0 there means the
 // default, so "off" (0 in the environment) is passed as negative.
-func sendQueueWait(d time.Duration) time.Duration {
+func sendLatencyTarget(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
 	}

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -33,15 +32,17 @@ type sendResult struct {
 // no latency when idle.
 //
 // Admission control: the database is the bottleneck of the message path,
-// so the queue in front of it is where overload shows first. A send that
-// the next batch can still take costs nothing to admit, however slow each
-// commit is: it rides along. A send that finds a full batch (or more)
-// already waiting is predicted to wait that many batch commits (the recent
-// average duration of one); when that is past maxWait it is refused at
-// once with ErrOverloaded (retryable), as it is when the queue is full.
-// So under overload the excess is refused fast and the accepted sends
-// keep their latency. A send whose context ended before its batch began
-// is dropped, never stored later.
+// so the sends in front of it are where overload shows first. The number
+// of sends admitted and not yet answered is limited, and the limit adapts
+// to the latency they get (queue wait and commit, which also counts a
+// process or database short of CPU): a batch whose slowest send took
+// longer than target cuts the limit by a quarter (once per such spell),
+// and each batch within it raises the limit a little (about one per limit
+// sends). A send over the limit, or finding the queue full, is refused at
+// once with ErrOverloaded (retryable). So under overload the excess is
+// refused fast, the accepted sends keep their latency, and when the load
+// falls the limit grows back. A send whose context ended before its batch
+// began is dropped, never stored later.
 type group struct {
 	run func([]*pendingSend) // commits one batch, answering each send
 
@@ -51,22 +52,33 @@ type group struct {
 	runners  int // batches in flight at most
 	maxBatch int
 	maxQueue int
-	maxWait  time.Duration // negative: no bound
-	// batch is a moving average of one batch's commit, in nanoseconds.
-	batch atomic.Int64
+	target   time.Duration // negative: no adaptive limit
+	inflight int           // admitted sends not answered yet
+	limit    float64       // admitted sends at most (adaptive)
+	// cut is when the limit was last cut: a batch of sends admitted before
+	// it does not cut it again.
+	cut time.Time
 }
 
-func newGroup(runners, maxBatch, maxQueue int, maxWait time.Duration, run func([]*pendingSend)) *group {
-	return &group{run: run, runners: runners, maxBatch: maxBatch, maxQueue: maxQueue, maxWait: maxWait}
+// The adaptive limit's floor and starting value.
+const (
+	minSendLimit   = 16
+	startSendLimit = 256
+)
+
+func newGroup(runners, maxBatch, maxQueue int, target time.Duration, run func([]*pendingSend)) *group {
+	return &group{run: run, runners: runners, maxBatch: maxBatch, maxQueue: maxQueue, target: target,
+		limit: min(startSendLimit, float64(maxQueue))}
 }
 
 // submit queues p, starting a runner when fewer than runners are busy.
 func (g *group) submit(p *pendingSend) error {
 	g.mu.Lock()
-	if len(g.queue) >= g.maxQueue || g.late() {
+	if len(g.queue) >= g.maxQueue || (g.target >= 0 && float64(g.inflight) >= g.limit) {
 		g.mu.Unlock()
 		return ErrOverloaded
 	}
+	g.inflight++
 	p.queued = time.Now()
 	g.queue = append(g.queue, p)
 	if g.running >= g.runners {
@@ -80,32 +92,38 @@ func (g *group) submit(p *pendingSend) error {
 	return nil
 }
 
-// late reports whether a send queued now would wait past maxWait: the
-// full batches ahead of it (the runners take one each) times the recent
-// commit duration. A send the next batches can take is always let in.
-// g.mu is held.
-func (g *group) late() bool {
-	if g.maxWait < 0 {
-		return false
+// answered returns batch's sends to the limit and adapts it to the
+// latency they got. g.mu is held.
+func (g *group) answered(batch []*pendingSend, now time.Time) {
+	g.inflight -= len(batch)
+	if g.target < 0 || len(batch) == 0 {
+		return
 	}
-	ahead := len(g.queue) / (g.maxBatch * g.runners)
-	return time.Duration(int64(ahead)*g.batch.Load()) > g.maxWait
+	oldest := batch[0].queued
+	for _, p := range batch[1:] {
+		if p.queued.Before(oldest) {
+			oldest = p.queued
+		}
+	}
+	if now.Sub(oldest) > g.target {
+		if oldest.After(g.cut) {
+			g.limit = max(minSendLimit, g.limit*0.75)
+			g.cut = now
+		}
+		return
+	}
+	g.limit = min(float64(g.maxQueue), g.limit+float64(len(batch))/g.limit)
 }
 
 // loop commits batches until the queue is empty.
 func (g *group) loop(batch []*pendingSend) {
 	for {
 		if live := dropExpired(batch); len(live) > 0 {
-			start := time.Now()
 			g.run(live)
-			took := int64(time.Since(start))
-			old := g.batch.Load() // two runners may race here: an average either way
-			if old == 0 {
-				old = took
-			}
-			g.batch.Store(old + (took-old)/8)
 		}
+		now := time.Now()
 		g.mu.Lock()
+		g.answered(batch, now)
 		if len(g.queue) == 0 {
 			g.running--
 			g.mu.Unlock()

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -100,67 +101,88 @@ func TestGroupNeverBatchesOneKeyTwice(t *testing.T) {
 	}
 }
 
-// TestGroupRefusesSendsThatWouldWaitTooLong: with commits known to take
-// 100ms and a 50ms wait budget, sends the next batch can still take are
-// let in however slow a commit is (they ride along), and a send finding a
-// full batch already waiting is refused at once, never committed. The
-// average is learnt from the batches run.
-func TestGroupRefusesSendsThatWouldWaitTooLong(t *testing.T) {
+// TestGroupAdaptsItsLimitToLatency: with a 50ms latency target and a limit
+// of 24, 24 sends are let in while the runner is held and the next is
+// refused at once, never committed. The held batch answers late, which
+// cuts the limit (once for that spell, however many late batches report);
+// fast batches then raise it again, and a refused send goes through once
+// there is room.
+func TestGroupAdaptsItsLimitToLatency(t *testing.T) {
 	t.Parallel()
-	const budget = 50 * time.Millisecond
+	const target = 50 * time.Millisecond
 	release := make(chan struct{})
-	committed := make(chan string, 16)
-	g := newGroup(1, 2, 100, budget, func(batch []*pendingSend) {
+	committed := make(chan string, 64)
+	g := newGroup(1, 8, 100, target, func(batch []*pendingSend) {
 		<-release
 		for _, p := range batch {
 			committed <- p.in.ClientMsgID
 			p.done <- sendResult{created: true}
 		}
 	})
-	g.batch.Store(int64(100 * time.Millisecond))
+	g.limit = 24
 	send := func(key string) (*pendingSend, error) {
 		p := &pendingSend{ctx: context.Background(), userID: "u", in: NewMessage{ClientMsgID: key}, done: make(chan sendResult, 1)}
 		return p, g.submit(p)
 	}
 	var admitted []*pendingSend
-	for _, k := range []string{"running", "next-1", "next-2"} {
+	for i := range 24 {
+		k := fmt.Sprintf("held-%d", i)
 		p, err := send(k)
 		if err != nil {
-			t.Fatalf("submit %s: %v, want let in (the next batch can take it)", k, err)
+			t.Fatalf("submit %s: %v, want let in (under the limit)", k, err)
 		}
 		admitted = append(admitted, p)
 	}
 	start := time.Now()
 	if _, err := send("refused"); !errors.Is(err, ErrOverloaded) {
-		t.Fatalf("a send behind a full batch of 100ms commits = %v, want ErrOverloaded", err)
+		t.Fatalf("a send over the limit = %v, want ErrOverloaded", err)
 	}
-	if took := time.Since(start); took > budget {
+	if took := time.Since(start); took > target {
 		t.Errorf("refusal took %v, want immediate", took)
 	}
+	time.Sleep(2 * target) // the held sends are now late
 	close(release)
 	for _, p := range admitted {
 		if r := <-p.done; !r.created {
 			t.Errorf("%s: %+v, want committed", p.in.ClientMsgID, r)
 		}
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+	idle := func() bool {
 		g.mu.Lock()
-		idle := g.running == 0
-		g.mu.Unlock()
-		if idle {
-			break
-		}
+		defer g.mu.Unlock()
+		return g.running == 0
+	}
+	for deadline := time.Now().Add(5 * time.Second); !idle(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the runner never went idle")
 		}
+	}
+	g.mu.Lock()
+	cutTo, inflight := g.limit, g.inflight
+	g.mu.Unlock()
+	if cutTo != 18 || inflight != 0 {
+		t.Fatalf("after a late spell: limit %v, in flight %d; want 18 (cut by a quarter, once) and 0", cutTo, inflight)
+	}
+	// Fast batches now: the limit grows back and sends go through.
+	for i := range 20 {
+		p, err := send(fmt.Sprintf("fast-%d", i))
+		if err != nil {
+			t.Fatalf("fast send %d: %v, want let in", i, err)
+		}
+		if r := <-p.done; !r.created {
+			t.Fatalf("fast send %d: %+v", i, r)
+		}
+	}
+	g.mu.Lock()
+	grown := g.limit
+	g.mu.Unlock()
+	if grown <= cutTo {
+		t.Errorf("limit %v after 20 fast sends, want it grown from %v", grown, cutTo)
 	}
 	close(committed)
 	for k := range committed {
 		if k == "refused" {
 			t.Error("the refused send was committed")
 		}
-	}
-	if avg := time.Duration(g.batch.Load()); avg <= 0 || avg >= 100*time.Millisecond {
-		t.Errorf("average commit %v after two fast batches, want it learnt down from 100ms", avg)
 	}
 }

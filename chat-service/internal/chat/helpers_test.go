@@ -29,7 +29,7 @@ func unlimited() chat.Config {
 	cfg := chat.DefaultConfig
 	cfg.MessageRate = 0
 	cfg.UnknownUserWait = 0
-	cfg.SendQueueWait = -1 // these tests are about storing, not admission
+	cfg.SendLatencyTarget = -1 // these tests are about storing, not admission
 	return cfg
 }
 

@@ -40,12 +40,11 @@ type Config struct {
 	// replica to learn about a member it does not know yet (the
 	// registration event may be a moment behind the client).
 	UnknownUserWait time.Duration
-	// SendQueueWait bounds how long a send is predicted to wait for its
-	// group commit (full batches ahead × the recent commit time): past it
-	// sends are refused at once with ErrOverloaded (retryable) rather than
-	// queued behind work that would make their acks late. Negative: no
-	// bound but the queue's length.
-	SendQueueWait time.Duration
+	// SendLatencyTarget is the latency (queue wait and commit) the group
+	// commit's adaptive limit keeps admitted sends under (group.go); sends
+	// over the limit are refused at once with ErrOverloaded. Negative: no
+	// adaptive limit, only the queue's length.
+	SendLatencyTarget time.Duration
 }
 
 // DefaultConfig is 10 messages/s with bursts of 20 per user.
@@ -55,7 +54,7 @@ var DefaultConfig = Config{
 	TypingRate:      2,
 	TypingBurst:     5,
 	SyncEventCap:    500,
-	SendQueueWait:   150 * time.Millisecond,
+	SendLatencyTarget:   150 * time.Millisecond,
 	SyncTotalCap:    5000,
 	UnknownUserWait: 2 * time.Second,
 }
@@ -89,11 +88,11 @@ func NewService(store Store, realtime Realtime, cfg Config) *Service {
 		typing:   NewLimiter(cfg.TypingRate, cfg.TypingBurst),
 		now:      now,
 	}
-	if cfg.SendQueueWait == 0 {
-		cfg.SendQueueWait = DefaultConfig.SendQueueWait
-		s.cfg.SendQueueWait = cfg.SendQueueWait
+	if cfg.SendLatencyTarget == 0 {
+		cfg.SendLatencyTarget = DefaultConfig.SendLatencyTarget
+		s.cfg.SendLatencyTarget = cfg.SendLatencyTarget
 	}
-	s.sends = newGroup(sendRunners, sendMaxBatch, sendMaxQueue, cfg.SendQueueWait, s.commitSends)
+	s.sends = newGroup(sendRunners, sendMaxBatch, sendMaxQueue, cfg.SendLatencyTarget, s.commitSends)
 	return s
 }
 

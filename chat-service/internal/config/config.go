@@ -52,17 +52,18 @@ type Config struct {
 	// workers: with W workers and a commit latency L the link carries at
 	// most W/L commands a second, and users sharing a worker wait for each
 	// other. A worker is an idle goroutine until it has work; the database
-	// work itself is bounded by the group's runners and SEND_QUEUE_WAIT.
+	// work itself is bounded by the group's runners and SEND_LATENCY_TARGET.
 	LinkWorkers int `env:"LINK_WORKERS" envDefault:"1024"`
 	// LinkUserCommands is how many of one user's link commands may wait or
 	// run at once; past it that user alone is answered 429.
 	LinkUserCommands int `env:"LINK_USER_COMMANDS" envDefault:"16"`
-	// SendQueueWait bounds how long a message send is predicted to wait for
-	// its group commit (full batches ahead × the recent commit time); past
-	// it sends are refused at once with 503 overloaded and a retry hint
-	// (admission control in front of the database). 0 turns the bound off
-	// (only the queue's length is).
-	SendQueueWait time.Duration `env:"SEND_QUEUE_WAIT" envDefault:"150ms"`
+	// SendLatencyTarget is the latency (queue wait and commit) the
+	// admission control in front of the database keeps message sends
+	// under: the number of sends admitted at once adapts to it, and sends
+	// over that number are refused at once with 503 overloaded and a retry
+	// hint. 0 turns the adaptive limit off (only the queue's length bounds
+	// sends).
+	SendLatencyTarget time.Duration `env:"SEND_LATENCY_TARGET" envDefault:"150ms"`
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map
@@ -118,8 +119,8 @@ func (c *Config) Validate() error {
 	if c.PresenceSweepInterval < 100*time.Millisecond {
 		errs = append(errs, errors.New("PRESENCE_SWEEP_INTERVAL: must be at least 100ms"))
 	}
-	if c.SendQueueWait < 0 {
-		errs = append(errs, errors.New("SEND_QUEUE_WAIT: must not be negative"))
+	if c.SendLatencyTarget < 0 {
+		errs = append(errs, errors.New("SEND_LATENCY_TARGET: must not be negative"))
 	}
 	if c.LinkWorkers < 1 {
 		errs = append(errs, errors.New("LINK_WORKERS: must be at least 1"))
