@@ -29,11 +29,11 @@ var servicePorts = map[string]string{
 
 // imageSpec is everything an image is made of; equal specs give equal digests.
 type imageSpec struct {
-	Service  string
-	Version  string
-	Commit   string
-	Created  time.Time // the release commit's time: every timestamp in the image
-	Binary   []byte
+	Service string
+	Version string
+	Commit  string
+	Created time.Time // the release commit's time: every timestamp in the image
+	Binary  []byte
 }
 
 // tarFile is one regular file of a layer.

@@ -23,13 +23,13 @@ var Services = []string{"gateway", "auth-service", "user-service", "chat-service
 
 // Release is the record of one released version of a module.
 type Release struct {
-	Version string `json:"version"`           // semantic version, without "v"
-	Commit  string `json:"commit"`            // the main-branch commit built
-	Date    string `json:"date"`              // that commit's time (RFC 3339, UTC)
-	Shared  string `json:"shared,omitempty"`  // version of shared required (services)
-	Go      string `json:"go,omitempty"`      // toolchain that built the binary
-	Image   *Image `json:"image,omitempty"`   // services only
-	Tag     string `json:"tag"`               // the git tag naming this release
+	Version string `json:"version"`          // semantic version, without "v"
+	Commit  string `json:"commit"`           // the main-branch commit built
+	Date    string `json:"date"`             // that commit's time (RFC 3339, UTC)
+	Shared  string `json:"shared,omitempty"` // version of shared required (services)
+	Go      string `json:"go,omitempty"`     // toolchain that built the binary
+	Image   *Image `json:"image,omitempty"`  // services only
+	Tag     string `json:"tag"`              // the git tag naming this release
 }
 
 // Image describes the OCI image of a service release.

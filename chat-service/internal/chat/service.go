@@ -49,14 +49,14 @@ type Config struct {
 
 // DefaultConfig is 10 messages/s with bursts of 20 per user.
 var DefaultConfig = Config{
-	MessageRate:     10,
-	MessageBurst:    20,
-	TypingRate:      2,
-	TypingBurst:     5,
-	SyncEventCap:    500,
-	SendLatencyTarget:   150 * time.Millisecond,
-	SyncTotalCap:    5000,
-	UnknownUserWait: 2 * time.Second,
+	MessageRate:       10,
+	MessageBurst:      20,
+	TypingRate:        2,
+	TypingBurst:       5,
+	SyncEventCap:      500,
+	SendLatencyTarget: 150 * time.Millisecond,
+	SyncTotalCap:      5000,
+	UnknownUserWait:   2 * time.Second,
 }
 
 // Service runs chat's use cases.
