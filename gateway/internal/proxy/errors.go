@@ -41,8 +41,13 @@ func classify(err error, audience string) *problem.Problem {
 	case connectionFailure(err):
 		// Nothing listens, or the service closed a kept-alive connection
 		// before answering: it is down or restarting, and the client may
-		// retry (every mutating call is idempotent by key or by nature).
-		return problem.ErrUnavailable.Wrap(err)
+		// retry (every mutating call is idempotent by key or by nature),
+		// and Retry-After tells it so: a POST or PATCH the gateway does not
+		// send again itself (an instance restarting in a rolling upgrade)
+		// is then resent by the client.
+		p := problem.ErrUnavailable.Wrap(err)
+		p.RetryAfter = 1
+		return p
 	case errors.As(err, &up):
 		switch up.Status {
 		case http.StatusServiceUnavailable:

@@ -61,6 +61,10 @@ func TestClassify(t *testing.T) {
 			if errors.As(tc.err, &up) && p.RetryAfter != up.RetryAfter {
 				t.Errorf("Retry-After %d, want the service's %d", p.RetryAfter, up.RetryAfter)
 			}
+			// A connection failure is retryable: the client must hear when.
+			if !errors.As(tc.err, &up) && p.Status == http.StatusServiceUnavailable && p.RetryAfter < 1 {
+				t.Errorf("503 for %v without Retry-After", tc.err)
+			}
 			if !errors.Is(p, tc.err) {
 				t.Error("the cause is not kept for the log")
 			}
