@@ -166,7 +166,8 @@ func TestUpstreamFailures(t *testing.T) {
 			if resp.StatusCode != tc.wantStatus || p["code"] != tc.wantCode {
 				t.Errorf("status %d code %v, want %d %s", resp.StatusCode, p["code"], tc.wantStatus, tc.wantCode)
 			}
-			if want := map[bool]string{true: "1"}[tc.name == "service overloaded"]; resp.Header.Get("Retry-After") != want {
+			// Down (nothing listens) is retryable too: the client hears when.
+			if want := map[bool]string{true: "1"}[tc.name == "service overloaded" || tc.name == "service down"]; resp.Header.Get("Retry-After") != want {
 				t.Errorf("Retry-After %q, want %q", resp.Header.Get("Retry-After"), want)
 			}
 			if p["traceId"] == "" || p["traceId"] != resp.Header.Get("X-Trace-Id") {
