@@ -45,11 +45,11 @@ test-unit:
 test-fuzz:
 	@set -a; source .local/env; set +a; scripts/fuzz 3s
 
-## test-compat: the e2e flow and realtime suites with each service's previous release (rebuilt from its recorded commit) beside the current others, and the other way round (COMPAT_SERVICES, COMPAT_SUITES, COMPAT_RUN narrow it)
+## test-compat: the e2e flow and realtime suites with each service's previous release (rebuilt from its recorded commit) beside the current others, and the other way round (COMPAT_SERVICES, COMPAT_SUITES, COMPAT_RUN narrow it); then a rolling upgrade from the previous releases to the current build under load
 test-compat: infra
 	@set -a; source .local/env; set +a; \
 	(cd e2e/realtime/js && npm ci --no-audit --no-fund --silent) || exit 1; \
-	cd e2e && go test -count=1 -tags compat -timeout $${COMPAT_TIMEOUT:-180m} -run '^TestMixedVersions$$' -v ./compat/ 2>&1 | grep -Ev '^\s+--- PASS'; exit $${PIPESTATUS[0]}
+	cd e2e && go test -count=1 -tags compat -timeout $${COMPAT_TIMEOUT:-180m} -run '^(TestMixedVersions|TestRollingUpgrade)$$' -v ./compat/ 2>&1 | grep -Ev '^\s+--- PASS'; exit $${PIPESTATUS[0]}
 
 ## contract: the OpenAPI contract test (Schemathesis, every check) with CONTRACT_EXAMPLES per operation (make test runs it with 50)
 CONTRACT_EXAMPLES ?= 100

@@ -662,11 +662,12 @@ func (w *World) figures(ran time.Duration, stored int) {
 		if f == w.baseline && len(f.Failures) == 0 {
 			continue
 		}
-		w.t.Logf("figures: %s%s: %s; client-visible failures %s; %d messages resent", f.What, back, rec, failures(f.Failures), f.Resent)
+		w.t.Logf("figures: %s%s: %s; client-visible failures %s; %d messages resent", f.What, back, rec, Tally(f.Failures), f.Resent)
 	}
 }
 
-func failures(m map[string]int) string {
+// Tally prints counts by kind, sorted by kind: "a ×2, b ×1", or "none".
+func Tally(m map[string]int) string {
 	if len(m) == 0 {
 		return "none"
 	}

@@ -3,5 +3,7 @@
 // (run by make test), and, under the build tag compat (make test-compat),
 // the end-to-end flow and realtime suites run with the previous release of
 // one service beside the current build of the others, and the other way
-// round, for every service.
+// round, for every service; and a stack of the previous releases is
+// upgraded to the current build one instance at a time under chat and REST
+// traffic (TestRollingUpgrade).
 package compat

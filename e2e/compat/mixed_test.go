@@ -57,6 +57,35 @@ func buildPrevious(t *testing.T, service string, rel release, dir string) string
 	return bin
 }
 
+// buildCurrent builds every service from the working tree, the same way
+// the harness does, into dir/current.
+func buildCurrent(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	current := map[string]string{}
+	for _, s := range harness.Services {
+		bin := filepath.Join(dir, "current", s)
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+s)
+		cmd.Dir = filepath.Join(harness.RepoRoot(), s)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", s, err, out)
+		}
+		current[s] = bin
+	}
+	return current
+}
+
+// buildAllPrevious rebuilds the previous release of every service into
+// dir: the binaries and the releases, by service.
+func buildAllPrevious(t *testing.T, dir string) (map[string]string, map[string]release) {
+	t.Helper()
+	previous, versions := map[string]string{}, map[string]release{}
+	for _, s := range harness.Services {
+		versions[s] = previousRelease(t, s)
+		previous[s] = buildPrevious(t, s, versions[s], dir)
+	}
+	return previous, versions
+}
+
 // envList reads a space-separated setting, or its default.
 func envList(name string, def []string) []string {
 	if v := strings.Fields(os.Getenv(name)); len(v) > 0 {
@@ -160,22 +189,8 @@ func TestMixedVersions(t *testing.T) {
 	}
 	dir := t.TempDir()
 
-	// The current build of every service, the same way the harness makes it.
-	current := map[string]string{}
-	for _, s := range harness.Services {
-		bin := filepath.Join(dir, "current", s)
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+s)
-		cmd.Dir = filepath.Join(harness.RepoRoot(), s)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", s, err, out)
-		}
-		current[s] = bin
-	}
-	previous, versions := map[string]string{}, map[string]release{}
-	for _, s := range harness.Services {
-		versions[s] = previousRelease(t, s)
-		previous[s] = buildPrevious(t, s, versions[s], dir)
-	}
+	current := buildCurrent(t, dir)
+	previous, versions := buildAllPrevious(t, dir)
 
 	// A mix runs the suites' tests that already existed at the previous
 	// releases' commit: a later test may need a feature the release lacks

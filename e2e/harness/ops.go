@@ -146,3 +146,14 @@ func (p *Process) ExitCode() int {
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
+
+// Replace makes the next start of the instance run bin, with env added
+// after its own settings (a later value of a variable wins): a rolling
+// upgrade stops an instance, replaces its binary and starts it again on the
+// same address. It does not stop or start anything.
+func (p *Process) Replace(bin string, env ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bin = bin
+	p.env = append(append([]string{}, p.env...), env...)
+}
