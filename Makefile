@@ -63,9 +63,14 @@ FUZZTIME ?= 5m
 fuzz: infra
 	@set -a; source .local/env; set +a; scripts/fuzz $(FUZZTIME)
 
+# The fault tests' verbose output (with the processes' logs of a failing
+# test) is kept whole in .local/logs/test-fault.log; the summary lines are
+# printed, and on a failure the log's tail too.
 test-fault:
-	@set -a; source .local/env; set +a; \
-	cd e2e && go test -race -count=1 -p 1 -tags fault -timeout 30m -run 'Fault' -v ./fault/... 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go|.*figures)' ; exit $${PIPESTATUS[0]}
+	@set -a; source .local/env; set +a; mkdir -p .local/logs; log=$$PWD/.local/logs/test-fault.log; \
+	(cd e2e && go test -race -count=1 -p 1 -tags fault -timeout 30m -run 'Fault' -v ./fault/...) > $$log 2>&1; rc=$$?; \
+	grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go|.*figures)' $$log; \
+	if [ $$rc -ne 0 ]; then echo "== test-fault failed: the last 300 lines of $$log"; tail -n 300 $$log; fi; exit $$rc
 
 ## chaos: the long chaos test (e2e/chaos TestChaos with -tags fault: service instances and also RabbitMQ and PostgreSQL, one fault at a time); CHAOS_DURATION (10m), CHAOS_INTERVAL (20s), CHAOS_CONVERSATIONS (100), CHAOS_RATE (300 msg/s), CHAOS_SEED; it stops and kills the shared infrastructure, so run it alone
 CHAOS_DURATION ?= 10m

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -93,7 +94,25 @@ func (p *Process) WaitReady(d time.Duration) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	p.t.Fatalf("%s not ready within %s; output:\n%s", p.Name, d, p.log.tail(4000))
+	p.t.Fatalf("%s not ready within %s; %s; output:\n%s", p.Name, d, p.readiness(), p.log.tail(4000))
+}
+
+// readiness says what the instance's public and ops /readyz answer now,
+// to explain a wait that timed out.
+func (p *Process) readiness() string {
+	get := func(url string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
+		return fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}
+	return fmt.Sprintf("/readyz: %s; ops /readyz: %s", get(p.URL()+"/readyz"), get(p.OpsURL()+"/readyz"))
 }
 
 // Ready reports whether /readyz answers 200 now.
