@@ -22,8 +22,7 @@ import (
 )
 
 // TestRollingUpgrade: a stack of the previous release of every service (2
-// gateways, 2 chat-services, 2 user-services; the harness runs one
-// auth-service) carries steady chat traffic from socket clients that follow
+// gateways, 2 chat-services, 2 user-services, 2 auth-services) carries steady chat traffic from socket clients that follow
 // the documented client algorithm and a steady REST reader and writer that
 // retries only what the documented rules allow (429 or 503 with
 // Retry-After after the hint; a refused connection on the other gateway).
@@ -33,10 +32,10 @@ import (
 // exactly once and reached every member once (the chaos invariants), and
 // the figures per replaced instance are printed.
 //
-// The gateways go first: the previous gateway takes one USERS_URL, so its
-// gateway i reaches user-service i only; the current gateways are given
-// every user-service instance (round-robin with ejection), so stopping a
-// user-service afterwards costs no REST request.
+// The gateways go first: the previous gateway takes one USERS_URL and one
+// AUTH_URL, so its gateway i reaches user-service i and auth-service i
+// only; the current gateways are given every instance of both (round-robin
+// with ejection), so stopping one afterwards costs no REST request.
 func TestRollingUpgrade(t *testing.T) {
 	dir := t.TempDir()
 	current := buildCurrent(t, dir)
@@ -44,7 +43,7 @@ func TestRollingUpgrade(t *testing.T) {
 	for _, s := range harness.Services {
 		t.Setenv(harness.BinaryEnv(s), previous[s])
 	}
-	st := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, LinkAllChats: true})
+	st := harness.Start(t, harness.Options{Gateways: 2, Chats: 2, UserServices: 2, AuthServices: 2, LinkAllChats: true})
 	for _, p := range st.All() {
 		if err := runs(p, previous[serviceName(p)]); err != nil {
 			t.Fatalf("the stack does not start from the previous release: %v", err)
@@ -55,7 +54,7 @@ func TestRollingUpgrade(t *testing.T) {
 	w.Start()
 
 	order := append(append(append([]*harness.Process{}, st.Gateways...), st.UserServices...), st.Chats...)
-	order = append(order, st.Auth)
+	order = append(order, st.AuthServices...)
 	type step struct {
 		p             *harness.Process
 		f             *chaos.Fault
@@ -83,7 +82,7 @@ func TestRollingUpgrade(t *testing.T) {
 		}
 		var env []string
 		if svc == "gateway" {
-			env = append(env, "USERS_URL="+userServicesFor(st, p))
+			env = append(env, "USERS_URL="+instancesFor(st, p, st.UserServices), "AUTH_URL="+instancesFor(st, p, st.AuthServices))
 		}
 		p.Replace(current[svc], env...)
 		start := time.Now()
@@ -189,9 +188,9 @@ func healthVersion(p *harness.Process) string {
 	return h.Version
 }
 
-// userServicesFor lists every user-service instance for gateway p, the one
-// it used so far first.
-func userServicesFor(st *harness.Stack, p *harness.Process) string {
+// instancesFor lists every instance of a service for gateway p, the one
+// it was given first.
+func instancesFor(st *harness.Stack, p *harness.Process, all []*harness.Process) string {
 	i := 0
 	for j, g := range st.Gateways {
 		if g == p {
@@ -199,8 +198,8 @@ func userServicesFor(st *harness.Stack, p *harness.Process) string {
 		}
 	}
 	var urls []string
-	for j := range st.UserServices {
-		urls = append(urls, st.UserServices[(i+j)%len(st.UserServices)].URL())
+	for j := range all {
+		urls = append(urls, all[(i+j)%len(all)].URL())
 	}
 	return strings.Join(urls, ",")
 }

@@ -22,6 +22,11 @@ type Options struct {
 	// competing consumers of one queue, gateway i sends REST to instance
 	// i mod UserServices.
 	UserServices int
+	// AuthServices is the number of auth-service instances (default 1),
+	// sharing one database; gateway i sends to instance i mod AuthServices,
+	// or to every one (its own first) with AllAuthServices.
+	AuthServices    int
+	AllAuthServices bool
 	// LinkAllChats gives every gateway a link to every chat-service
 	// instance (CHAT_URL lists them all, its "own" one first); otherwise
 	// gateway i links to instance i mod Chats.
@@ -45,7 +50,9 @@ type Stack struct {
 	AMQPURL string
 	DBURL   map[string]string // by service: auth-service, user-service, chat-service
 	Auth    *Process
-	Users   *Process
+	// AuthServices are every auth-service instance; Auth is the first.
+	AuthServices []*Process
+	Users        *Process
 	// UserServices are every user-service instance; Users is the first.
 	UserServices []*Process
 	Chats        []*Process
@@ -57,7 +64,7 @@ func (s *Stack) Gateway() string { return s.Gateways[0].URL() }
 
 // All returns every process.
 func (s *Stack) All() []*Process {
-	out := []*Process{s.Auth}
+	out := append([]*Process{}, s.AuthServices...)
 	out = append(out, s.UserServices...)
 	out = append(out, s.Chats...)
 	return append(out, s.Gateways...)
@@ -72,6 +79,9 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	if opts.Chats == 0 {
 		opts.Chats = 1
+	}
+	if opts.AuthServices == 0 {
+		opts.AuthServices = 1
 	}
 	if opts.UserServices == 0 {
 		opts.UserServices = 1
@@ -100,10 +110,16 @@ func Start(t testing.TB, opts Options) *Stack {
 		env := append(append([]string{}, common...), extra...)
 		return append(env, opts.Env[serviceOf(name)]...)
 	}
-	authAddr := FreeAddr(t)
-	s.Auth = newProcess(t, bin, "auth-service", authAddr, with("auth-service",
-		"HTTP_ADDR="+authAddr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey,
-		"SIGNUPS_PER_IP=1000000")) // every test client signs up from 127.0.0.1
+	for i := 0; i < opts.AuthServices; i++ {
+		addr, name := FreeAddr(t), "auth-service"
+		if i > 0 {
+			name = fmt.Sprintf("auth-service-%d", i+1)
+		}
+		s.AuthServices = append(s.AuthServices, newProcess(t, bin, name, addr, with("auth-service",
+			"HTTP_ADDR="+addr, "DATABASE_URL="+s.DBURL["auth-service"], "SESSION_SIGNING_KEY="+inf.SessionKey,
+			"SIGNUPS_PER_IP=1000000"))) // every test client signs up from 127.0.0.1
+	}
+	s.Auth = s.AuthServices[0]
 	for i := 0; i < opts.UserServices; i++ {
 		addr, name := FreeAddr(t), "user-service"
 		if i > 0 {
@@ -132,11 +148,17 @@ func Start(t testing.TB, opts Options) *Stack {
 				users += "," + s.UserServices[(i+j)%len(s.UserServices)].URL()
 			}
 		}
+		auth := s.AuthServices[i%len(s.AuthServices)].URL()
+		if opts.AllAuthServices {
+			for j := 1; j < len(s.AuthServices); j++ {
+				auth += "," + s.AuthServices[(i+j)%len(s.AuthServices)].URL()
+			}
+		}
 		s.Gateways = append(s.Gateways, newProcess(t, bin, fmt.Sprintf("gateway-%d", i+1), addr, with("gateway",
 			"HTTP_ADDR="+addr,
 			"SESSION_PUBLIC_KEYS="+inf.SessionPublic,
 			"INTERNAL_SIGNING_KEY="+inf.InternalKey,
-			"AUTH_URL="+s.Auth.URL(), "USERS_URL="+users, "CHAT_URL="+chat,
+			"AUTH_URL="+auth, "USERS_URL="+users, "CHAT_URL="+chat,
 			fmt.Sprintf("GATEWAY_ID=gw-%s-%d", s.ID, i+1),
 			"ALLOWED_ORIGINS=http://"+addr+",http://localhost:8080")))
 	}
@@ -157,7 +179,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	for _, p := range first {
 		p.WaitReady(90 * time.Second)
 	}
-	rest := append([]*Process{s.Auth}, s.Gateways...)
+	rest := append(append([]*Process{}, s.AuthServices...), s.Gateways...)
 	for _, p := range rest {
 		p.StartNoWait()
 	}
