@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 	rabbitmq "github.com/wagslane/go-rabbitmq"
 
@@ -153,7 +154,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return rabbitmq.Manual
 		}
 		defer g.leave()
-		return c.process(base, d.Delivery)
+		// Settled here, before leaving the gate: the drain closes the
+		// channel once the gate is empty, and an ack the library sent
+		// after this returned could come too late, handing a handled
+		// event back to the broker.
+		settle(d.Delivery, c.process(base, d.Delivery))
+		return rabbitmq.Manual
 	}
 	return supervise(ctx, supervised{
 		conn: c.conn, log: c.log, name: c.queue, deliver: deliver,
@@ -161,6 +167,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 		gate: g, drainTimeout: c.cfg.DrainTimeout, restarts: &c.restarts,
 		watch: c.watch, watchInterval: c.cfg.WatchInterval,
 	})
+}
+
+// settle acknowledges d as action says.
+func settle(d amqp.Delivery, action rabbitmq.Action) {
+	switch action {
+	case rabbitmq.Ack:
+		_ = d.Ack(false)
+	case rabbitmq.NackRequeue:
+		_ = d.Nack(false, true)
+	case rabbitmq.NackDiscard:
+		_ = d.Nack(false, false)
+	}
 }
 
 // options configure the go-rabbitmq consumer; they are read after the
