@@ -176,29 +176,60 @@ func (p *Process) signal(sig syscall.Signal, wait time.Duration) {
 // Output returns the tail of what the process printed.
 func (p *Process) Output() string { return p.log.tail(8000) }
 
-// FreeAddr returns a loopback address with a port free at the moment.
+// FreeAddr returns a loopback address with a port free at the moment and
+// reserved for t: no other FreeAddr, in this test binary or another one
+// running beside it, hands the port out again until t and its cleanups end.
 //
 // The port is bound later by the process it is for, so in between another
 // socket could take it. Ports the kernel hands out for outgoing
 // connections (ip_local_port_range, 32768–60999 by default) are avoided:
 // the many client connections of a test run come from there, and one of
 // them taking a service's port made it fail to start ("address already in
-// use"). Ports are drawn at random below that range, so parallel test
-// processes rarely pick the same one, and each is checked free.
+// use"). The reservation is an flock on a file per port, so it holds across
+// the test binaries `go test` runs in parallel and ends with the process
+// however it ends: before it, one stack got the same ops port for two
+// instances (both were drawn before either was bound).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	if err := os.MkdirAll(reservationFile(""), 0o755); err != nil {
+		t.Fatalf("free port: %v", err)
+	}
 	for range 1000 {
 		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		lock, ok := reservePort(port)
+		if !ok {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
+			_ = lock.Close()
 			continue
 		}
 		addr := ln.Addr().String()
 		_ = ln.Close()
+		t.Cleanup(func() { _ = lock.Close() })
 		return addr
 	}
 	t.Fatalf("free port: none free in %d–%d", freePortLow, freePortHigh)
 	return ""
+}
+
+// reservationFile is the file whose lock reserves port ("" for their directory).
+func reservationFile(port string) string {
+	return filepath.Join(os.TempDir(), "parley-e2e-ports", port)
+}
+
+// reservePort takes the lock on port's file; closing the file releases it.
+func reservePort(port int) (*os.File, bool) {
+	f, err := os.OpenFile(reservationFile(fmt.Sprint(port)), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, false
+	}
+	return f, true
 }
 
 // The range FreeAddr draws from: below Linux's default ephemeral range.
