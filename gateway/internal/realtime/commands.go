@@ -1,10 +1,12 @@
 package realtime
 
 import (
-	"github.com/rs/zerolog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
@@ -29,80 +31,110 @@ type Commander interface {
 	Send(userID, event string, payload map[string]any, timeout time.Duration, reply func([]any))
 }
 
+// onEvent is a socket's one listener for the events its client sends
+// (the library's any-listener, which gets the event name first and the
+// ack last): the commands and typing. One listener instead of one per
+// event keeps the library's per-event bookkeeping off every idle socket;
+// other events are ignored, as they were without a listener. The
+// any-listener runs on the connection's reader; the handler is queued on
+// the socket's task queue, where the library runs per-event listeners, so
+// a command never holds up reading (pongs included) and one socket's
+// events stay in order; one that arrives after the disconnect is dropped.
+func (s *Server) onEvent(sock *socket.Socket, c *conn) func(...any) {
+	return func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		event, _ := args[0].(string)
+		var handle func()
+		switch {
+		case event == link.Typing:
+			handle = func() { s.onTyping(c, args[1:]) }
+		case slices.Contains(commands, event):
+			handle = func() { s.onCommand(c, event, args[1:]) }
+		default:
+			return
+		}
+		sock.Enqueue(func() {
+			if sock.Connected() {
+				handle()
+			}
+		})
+	}
+}
+
 // onCommand forwards one command event: the user's identity travels as a
 // fresh internal token minted for this command, never as anything the
 // client sent, and chat-service's ack goes back to the client unchanged but
 // for a traceId added to a failure that lacks one. A payload with text no
 // service could store (invalid UTF-8, NUL) is refused here with the field
 // at fault, as REST refuses such a body.
-func (s *Server) onCommand(sock *socket.Socket, c *conn, event string) {
-	sock.On(event, func(args ...any) {
-		tc := trace.New()
-		ack, data := splitAck(args)
-		ack = onceAck(ack)
-		defer s.recoverCommand(event, tc, ack)
-		if !s.begin() {
-			if ack != nil {
-				ack(stoppingAck(tc.TraceID), nil)
-			}
-			return
-		}
-		// The command is in flight until its ack is written (Drain waits
-		// for that), or until it is forwarded when it has no ack.
-		finish, forwarded := sync.OnceFunc(s.end), false
-		defer func() {
-			if !forwarded {
-				finish()
-			}
-		}()
-		if bad := input.Strings(data); len(bad) > 0 {
-			if ack != nil {
-				ack(failedAck(link.Failed(problem.Validation(bad...).Public(tc.TraceID))), nil)
-			}
-			return
-		}
-		tok, err := s.minter.Mint(c.id, token.AudienceChat)
-		if err != nil {
-			logging.ErrorFields(s.log.Error(), err).Str("trace.id", tc.TraceID).Msg("mint internal token for a command")
-			if ack != nil {
-				ack(failedAck(link.Failed(problem.ErrInternal.Public(tc.TraceID))), nil)
-			}
-			return
-		}
-		payload := map[string]any{"token": tok, "traceparent": tc.String(), "data": data}
-		start := time.Now()
-		var reply func([]any)
+func (s *Server) onCommand(c *conn, event string, args []any) {
+	tc := trace.New()
+	ack, data := splitAck(args)
+	ack = onceAck(ack)
+	defer s.recoverCommand(event, tc, ack)
+	if !s.begin() {
 		if ack != nil {
-			reply = func(res []any) {
-				res = withTraceID(res, tc.TraceID)
-				status, code := ackStatus(res), ackCode(res)
-				took := time.Since(start)
-				if s.commands != nil {
-					s.commands.Observe(event, code, took)
-				}
-				var ev *zerolog.Event
-				switch {
-				case code == link.CodeOverloaded || status == http.StatusTooManyRequests:
-					ev = s.refusedLog.Warn()
-				case status >= 500:
-					// Server-side failures (timeouts, link down, chat-service
-					// errors) are what SREs search for; shipped like 5xx.
-					ev = s.cmdLog.Error()
-				case status >= 400:
-					ev = s.cmdLog.Warn()
-				default:
-					ev = s.okLog.Info()
-				}
-				ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
-					Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
-					Dur("event.duration", took).Msg("command " + event)
-				ack(res, nil)
-				finish()
-			}
+			ack(stoppingAck(tc.TraceID), nil)
 		}
-		s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, reply)
-		forwarded = reply != nil
-	})
+		return
+	}
+	// The command is in flight until its ack is written (Drain waits
+	// for that), or until it is forwarded when it has no ack.
+	finish, forwarded := sync.OnceFunc(s.end), false
+	defer func() {
+		if !forwarded {
+			finish()
+		}
+	}()
+	if bad := input.Strings(data); len(bad) > 0 {
+		if ack != nil {
+			ack(failedAck(link.Failed(problem.Validation(bad...).Public(tc.TraceID))), nil)
+		}
+		return
+	}
+	tok, err := s.minter.Mint(c.id, token.AudienceChat)
+	if err != nil {
+		logging.ErrorFields(s.log.Error(), err).Str("trace.id", tc.TraceID).Msg("mint internal token for a command")
+		if ack != nil {
+			ack(failedAck(link.Failed(problem.ErrInternal.Public(tc.TraceID))), nil)
+		}
+		return
+	}
+	payload := map[string]any{"token": tok, "traceparent": tc.String(), "data": data}
+	start := time.Now()
+	var reply func([]any)
+	if ack != nil {
+		reply = func(res []any) {
+			res = withTraceID(res, tc.TraceID)
+			status, code := ackStatus(res), ackCode(res)
+			took := time.Since(start)
+			if s.commands != nil {
+				s.commands.Observe(event, code, took)
+			}
+			var ev *zerolog.Event
+			switch {
+			case code == link.CodeOverloaded || status == http.StatusTooManyRequests:
+				ev = s.refusedLog.Warn()
+			case status >= 500:
+				// Server-side failures (timeouts, link down, chat-service
+				// errors) are what SREs search for; shipped like 5xx.
+				ev = s.cmdLog.Error()
+			case status >= 400:
+				ev = s.cmdLog.Warn()
+			default:
+				ev = s.okLog.Info()
+			}
+			ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
+				Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
+				Dur("event.duration", took).Msg("command " + event)
+			ack(res, nil)
+			finish()
+		}
+	}
+	s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, reply)
+	forwarded = reply != nil
 }
 
 // ackStatus is the error status of an {ok:false, error:{status}} ack, 200
@@ -190,7 +222,10 @@ const maxTypingEntries = 256
 // onTyping forwards a typing signal unless the same state for the same
 // conversation went out less than TypingInterval ago. A change of state
 // (stopped typing) always goes through.
-func (s *Server) onTyping(sock *socket.Socket, c *conn, args []any) {
+func (s *Server) onTyping(c *conn, args []any) {
+	// The library recovers a panic in a per-event listener, not in an
+	// any-listener, where it would end the socket's reader.
+	defer s.recoverEvent(link.Typing)
 	_, data := splitAck(args)
 	m, convID, typing, ok := typingSignal(data)
 	if !ok {
@@ -203,7 +238,11 @@ func (s *Server) onTyping(sock *socket.Socket, c *conn, args []any) {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.typing) >= maxTypingEntries {
+	switch {
+	case c.typing == nil:
+		// Made on the first signal: most sockets never send one.
+		c.typing = make(map[string]typingState)
+	case len(c.typing) >= maxTypingEntries:
 		clear(c.typing)
 	}
 	c.typing[convID] = typingState{at: now, typing: typing}

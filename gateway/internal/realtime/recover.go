@@ -29,6 +29,15 @@ func (s *Server) recoverCommand(event string, tc trace.Context, ack socket.Ack) 
 	}
 }
 
+// recoverEvent, deferred by the handler of an event without an ack, logs
+// a panic with its stack and drops the event.
+func (s *Server) recoverEvent(event string) {
+	if r := recover(); r != nil {
+		logging.ErrorFields(s.log.Error(), fmt.Errorf("panic: %v", r)).Bytes("error.stack_trace", debug.Stack()).
+			Str("socketio.event", event).Msg("event handler panicked")
+	}
+}
+
 // onceAck makes ack answer at most once, so a panic after the answer went
 // out cannot send a second one.
 func onceAck(ack socket.Ack) socket.Ack {

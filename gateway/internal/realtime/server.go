@@ -7,6 +7,7 @@
 package realtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -199,9 +200,50 @@ func (s *Server) checkOrigin(next http.Handler) http.Handler {
 			problem.Write(c, errOriginRefused)
 			return
 		}
-		next.ServeHTTP(c.Writer, c.Request)
+		next.ServeHTTP(c.Writer, lean(c.Request))
 	})
 	return r
+}
+
+// libraryHeaders are the request headers the Socket.IO library and this
+// package read: the WebSocket handshake, CORS, long-polling's encodings, and
+// the session cookie.
+var libraryHeaders = []string{
+	"Origin", "Upgrade", "Connection",
+	"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
+	"Content-Type", "Accept-Encoding", "If-None-Match", "User-Agent",
+	"Access-Control-Request-Method", "Access-Control-Request-Headers",
+}
+
+// lean is the request as the Socket.IO library gets it. The library keeps
+// the request that opened a connection for the connection's whole life
+// (as its handshake), so an idle socket would otherwise hold every header
+// the client sent (all its cookies, the whole User-Agent and Accept-*
+// lines) and the request's context with what the middlewares put in it
+// (the request logger among them). It gets the headers it reads
+// (libraryHeaders), the session cookie alone, and a context that carries
+// only the trace and ends when the request's does.
+func lean(r *http.Request) *http.Request {
+	h := make(http.Header, len(libraryHeaders)+1)
+	for _, k := range libraryHeaders {
+		if v, ok := r.Header[k]; ok {
+			h[k] = v
+		}
+	}
+	if c, err := r.Cookie(session.CookieName); err == nil {
+		h["Cookie"] = []string{session.CookieName + "=" + c.Value}
+	}
+	ctx := context.Background()
+	if tc, ok := trace.From(r.Context()); ok {
+		ctx = trace.With(ctx, tc)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	// net/http ends every request's context once its handler returns,
+	// hijacked or not, so this always runs.
+	context.AfterFunc(r.Context(), cancel)
+	out := r.WithContext(ctx)
+	out.Header = h
+	return out
 }
 
 // Handler serves the Socket.IO endpoint; mount it at /socket.io/.
@@ -267,7 +309,7 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		next(refusal(errTooManySockets.Code, errTooManySockets, req))
 		return
 	}
-	c := &conn{id: id, typing: make(map[string]typingState)}
+	c := &conn{id: id}
 	// A socket refused or dropped between here and onConnection never
 	// registers; its slot is given back when its connection closes.
 	// A connection that closed before the listener existed is caught by
@@ -314,7 +356,7 @@ type conn struct {
 	expiry *time.Timer
 
 	mu        sync.Mutex
-	typing    map[string]typingState // conversation id → last forwarded signal
+	typing    map[string]typingState // conversation id → last forwarded signal; nil until the first
 	expiresAt time.Time              // when expiry fires; guarded by mu
 	gone      bool                   // disconnected; guarded by mu
 }
@@ -337,11 +379,8 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	sock.Join(room(c.id.UserID))
 	s.closeAtExpiry(sock, c)
 	first := s.registry.add(c.id, sock)
-	guardBuffer(sock, s.opts.BufferLimit, s.log, func() { s.countDelivery("slow_client_cut") })
-	for _, ev := range commands {
-		s.onCommand(sock, c, ev)
-	}
-	sock.On("typing", func(args ...any) { s.onTyping(sock, c, args) })
+	s.guardBuffer(sock)
+	sock.OnAny(s.onEvent(sock, c))
 	left := sync.OnceFunc(func() {
 		c.mu.Lock()
 		c.gone = true

@@ -1,0 +1,64 @@
+package realtime
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/parleychat/parley/gateway/internal/session"
+	"github.com/parleychat/parley/shared/trace"
+)
+
+type middlewareKey struct{}
+
+// TestSocketKeepsALeanRequest holds what an idle socket keeps of the
+// request that opened it (the library keeps it for the socket's life):
+// the headers the library reads, the session cookie alone, and a context
+// with the trace but nothing else the middlewares put in it.
+func TestSocketKeepsALeanRequest(t *testing.T) {
+	r := newRig(t, Options{})
+	tc := trace.New()
+	// What the public router's middlewares do: a request logger, the
+	// trace, whatever else, all in the request's context.
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx := context.WithValue(req.Context(), middlewareKey{}, make([]byte, 4096))
+		r.srv.Handler().ServeHTTP(w, req.WithContext(trace.With(ctx, tc)))
+	}))
+	t.Cleanup(hs.Close)
+	r.http = hs
+
+	raw := r.sessionToken("user-lean", "s-lean")
+	h := http.Header{
+		"Cookie":          {"theme=dark; " + session.CookieName + "=" + raw + "; analytics=0123456789abcdef0123456789abcdef"},
+		"Accept-Language": {"en-GB,en;q=0.9"},
+		"X-Extra":         {"not for the library"},
+	}
+	if _, err := r.dial(h, "websocket"); err != nil {
+		t.Fatal(err)
+	}
+	socks := r.srv.registry.sockets("user-lean")
+	if len(socks) != 1 {
+		t.Fatalf("%d sockets registered, want 1", len(socks))
+	}
+	kept := socks[0].sock.Request().Request()
+	if got, want := kept.Header.Get("Cookie"), session.CookieName+"="+raw; got != want {
+		t.Errorf("kept Cookie %q, want the session cookie alone %q", got, want)
+	}
+	for _, k := range []string{"Accept-Language", "X-Extra"} {
+		if v, ok := kept.Header[k]; ok {
+			t.Errorf("kept header %s: %q; the library never reads it", k, v)
+		}
+	}
+	for _, k := range []string{"Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version"} {
+		if kept.Header.Get(k) == "" {
+			t.Errorf("header %s dropped; the WebSocket handshake reads it", k)
+		}
+	}
+	if kept.Context().Value(middlewareKey{}) != nil {
+		t.Error("the kept request's context still holds the middlewares' values")
+	}
+	if got := trace.ID(kept.Context()); got != tc.TraceID {
+		t.Errorf("kept trace id %q, want the request's %q", got, tc.TraceID)
+	}
+}
