@@ -206,26 +206,42 @@ func (s *Server) checkOrigin(next http.Handler) http.Handler {
 }
 
 // libraryHeaders are the request headers the Socket.IO library and this
-// package read: the WebSocket handshake, CORS, long-polling's encodings, and
-// the session cookie.
-var libraryHeaders = []string{
-	"Origin", "Upgrade", "Connection",
-	"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
-	"Content-Type", "Accept-Encoding", "If-None-Match", "User-Agent",
-	"Access-Control-Request-Method", "Access-Control-Request-Headers",
-}
+// package read on a WebSocket upgrade (the handshake, CORS); pollingHeaders
+// are the ones long-polling reads besides (encodings, preflight, the
+// binary content type, an old browser's User-Agent).
+var (
+	libraryHeaders = []string{
+		"Origin", "Upgrade", "Connection",
+		"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
+	}
+	pollingHeaders = []string{
+		"Origin", "Content-Type", "Accept-Encoding", "If-None-Match", "User-Agent",
+		"Access-Control-Request-Method", "Access-Control-Request-Headers",
+	}
+)
 
 // lean is the request as the Socket.IO library gets it. The library keeps
 // the request that opened a connection for the connection's whole life
 // (as its handshake), so an idle socket would otherwise hold every header
 // the client sent (all its cookies, the whole User-Agent and Accept-*
 // lines) and the request's context with what the middlewares put in it
-// (the request logger among them). It gets the headers it reads
-// (libraryHeaders), the session cookie alone, and a context that carries
-// only the trace and ends when the request's does.
+// (the request logger among them). It gets the headers it reads, the
+// session cookie alone, and a context that carries only the trace and
+// ends when the request's does.
 func lean(r *http.Request) *http.Request {
-	h := make(http.Header, len(libraryHeaders)+1)
-	for _, k := range libraryHeaders {
+	keep := pollingHeaders
+	if upgrade(r) {
+		keep = libraryHeaders
+	}
+	// Sized to what is kept: a map of at most 8 entries is one group.
+	n := 1
+	for _, k := range keep {
+		if _, ok := r.Header[k]; ok {
+			n++
+		}
+	}
+	h := make(http.Header, n)
+	for _, k := range keep {
 		if v, ok := r.Header[k]; ok {
 			h[k] = v
 		}
@@ -268,6 +284,23 @@ func (s *Server) allowRequest(ctx *types.HttpContext) error {
 		return errNoSession
 	}
 	return nil
+}
+
+// upgrade reports whether r asks for a WebSocket, as the library decides
+// it: "upgrade" among the Connection tokens and "websocket" among the
+// Upgrade ones.
+func upgrade(r *http.Request) bool {
+	has := func(name, token string) bool {
+		for _, v := range r.Header[name] {
+			for _, t := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(t), token) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return has("Connection", "upgrade") && has("Upgrade", "websocket")
 }
 
 // sameOrigin reports whether origin names the host the request was sent
