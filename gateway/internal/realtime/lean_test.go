@@ -15,7 +15,8 @@ type middlewareKey struct{}
 // TestSocketKeepsALeanRequest holds what an idle socket keeps of the
 // request that opened it (the library keeps it for the socket's life):
 // the headers the library reads, the session cookie alone, and a context
-// with the trace but nothing else the middlewares put in it.
+// with the trace but nothing else the middlewares put in it, and a writer
+// that has let go of the request's.
 func TestSocketKeepsALeanRequest(t *testing.T) {
 	r := newRig(t, Options{})
 	tc := trace.New()
@@ -62,5 +63,14 @@ func TestSocketKeepsALeanRequest(t *testing.T) {
 	}
 	if got := trace.ID(kept.Context()); got != tc.TraceID {
 		t.Errorf("kept trace id %q, want the request's %q", got, tc.TraceID)
+	}
+	// The writer it keeps no longer leads to the routers' pooled
+	// contexts or net/http's connection buffers.
+	w, ok := socks[0].sock.Request().Response().(*releasedWriter)
+	if !ok {
+		t.Fatalf("the library keeps a %T, want the releasedWriter", socks[0].sock.Request().Response())
+	}
+	if w.inner() != nil {
+		t.Error("the kept writer still holds the request's writer after the handler returned")
 	}
 }

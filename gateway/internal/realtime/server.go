@@ -7,9 +7,11 @@
 package realtime
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -200,9 +202,68 @@ func (s *Server) checkOrigin(next http.Handler) http.Handler {
 			problem.Write(c, errOriginRefused)
 			return
 		}
-		next.ServeHTTP(c.Writer, lean(c.Request))
+		w := &releasedWriter{}
+		w.w.Store(&c.Writer)
+		next.ServeHTTP(w, lean(c.Request))
+		w.w.Store(nil)
 	})
 	return r
+}
+
+// releasedWriter is the response writer the Socket.IO library gets. The
+// library keeps the writer of the request that opened a connection for
+// the connection's life; Gin's writer is part of a pooled request context
+// that leads to the outer router's and to net/http's connection with its
+// 4 KB read and write buffers, so every idle socket kept all of that
+// alive. This one lets go of the real writer once the handler has
+// returned (the library answers every request before that, and a
+// WebSocket is hijacked by then); a late call finds nothing to write to.
+type releasedWriter struct {
+	w atomic.Pointer[gin.ResponseWriter]
+}
+
+var errReleased = errors.New("response already finished")
+
+func (r *releasedWriter) inner() gin.ResponseWriter {
+	if p := r.w.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *releasedWriter) Header() http.Header {
+	if w := r.inner(); w != nil {
+		return w.Header()
+	}
+	return http.Header{}
+}
+
+func (r *releasedWriter) Write(b []byte) (int, error) {
+	if w := r.inner(); w != nil {
+		return w.Write(b)
+	}
+	return 0, errReleased
+}
+
+func (r *releasedWriter) WriteHeader(code int) {
+	if w := r.inner(); w != nil {
+		w.WriteHeader(code)
+	}
+}
+
+// Flush sends what is buffered (long-polling answers).
+func (r *releasedWriter) Flush() {
+	if w := r.inner(); w != nil {
+		w.Flush()
+	}
+}
+
+// Hijack hands over the connection (the WebSocket upgrade).
+func (r *releasedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w := r.inner(); w != nil {
+		return w.Hijack()
+	}
+	return nil, nil, errReleased
 }
 
 // libraryHeaders are the request headers the Socket.IO library and this
