@@ -74,3 +74,52 @@ func TestSocketKeepsALeanRequest(t *testing.T) {
 		t.Error("the kept writer still holds the request's writer after the handler returned")
 	}
 }
+
+// TestLeanKeepsWhatEachTransportReads holds lean's header choice: a
+// WebSocket upgrade keeps the handshake's headers, a long-polling request
+// the ones long-polling reads (compression, the binary content type,
+// preflight), and neither keeps the others.
+func TestLeanKeepsWhatEachTransportReads(t *testing.T) {
+	all := http.Header{
+		"Origin":                        {"https://app.parley.test"},
+		"Upgrade":                       {"websocket"},
+		"Connection":                    {"keep-alive, Upgrade"},
+		"Sec-Websocket-Key":             {"dGhlIHNhbXBsZSBub25jZQ=="},
+		"Sec-Websocket-Version":         {"13"},
+		"Accept-Encoding":               {"gzip, br"},
+		"Content-Type":                  {"application/octet-stream"},
+		"Access-Control-Request-Method": {"POST"},
+		"User-Agent":                    {"Mozilla/5.0"},
+		"Accept-Language":               {"en"},
+	}
+	tests := []struct {
+		name       string
+		connection string
+		keep, drop []string
+	}{
+		{"websocket upgrade", "keep-alive, Upgrade",
+			[]string{"Origin", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version"},
+			[]string{"Accept-Encoding", "Content-Type", "Access-Control-Request-Method", "User-Agent", "Accept-Language"}},
+		{"long-polling", "keep-alive",
+			[]string{"Origin", "Accept-Encoding", "Content-Type", "Access-Control-Request-Method", "User-Agent"},
+			[]string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Accept-Language"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/socket.io/?EIO=4&transport=polling", nil)
+			req.Header = all.Clone()
+			req.Header.Set("Connection", tt.connection)
+			got := lean(req).Header
+			for _, k := range tt.keep {
+				if got.Get(k) != req.Header.Get(k) {
+					t.Errorf("%s = %q, want %q", k, got.Get(k), req.Header.Get(k))
+				}
+			}
+			for _, k := range tt.drop {
+				if v, ok := got[k]; ok {
+					t.Errorf("kept %s: %q", k, v)
+				}
+			}
+		})
+	}
+}
