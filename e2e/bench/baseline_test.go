@@ -102,7 +102,15 @@ func newBaselineDB(t testing.TB, conversations, senders int) *baselineDB {
 			return
 		}
 		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		// WITH (FORCE) would also have to terminate an autovacuum worker
+		// busy with the freshly written tables, which only a superuser may
+		// (it failed the benchmark once). So this role ends its own
+		// connections, and a plain DROP cancels autovacuum by itself.
+		if _, err := c.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()`, name); err != nil {
+			t.Errorf("end connections to %s: %v", name, err)
+		}
+		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
 			t.Errorf("drop %s: %v", name, err)
 		}
 	})
