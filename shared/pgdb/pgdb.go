@@ -26,18 +26,6 @@ func Open(ctx context.Context, url string, migrations fs.FS) (*pgxpool.Pool, err
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
-	// Statements are prepared once per connection, and after five runs
-	// PostgreSQL may keep a generic plan, costed with the statistics of that
-	// moment and kept until the next ANALYZE. A service started on a fresh
-	// database cached sequential scans on its then-empty tables (the lookup
-	// of clientMsgIds among messages, the relay's marking of outbox rows);
-	// they grew with the tables and cost chat-service's send path more than
-	// all its other statements together. Custom plans are costed with each
-	// table's current size on every run, and the statements here plan in
-	// microseconds. A DATABASE_URL that sets plan_cache_mode keeps its own.
-	if _, set := cfg.ConnConfig.RuntimeParams[planCacheMode]; !set {
-		cfg.ConnConfig.RuntimeParams[planCacheMode] = "force_custom_plan"
-	}
 	cfg.HealthCheckPeriod = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -55,8 +43,6 @@ func Open(ctx context.Context, url string, migrations fs.FS) (*pgxpool.Pool, err
 	}
 	return pool, nil
 }
-
-const planCacheMode = "plan_cache_mode"
 
 // Migrate applies every pending migration in fsys.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) error {
