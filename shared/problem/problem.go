@@ -96,6 +96,14 @@ var (
 	ErrGatewayTimeout  = New(http.StatusGatewayTimeout, "gateway_timeout", "an upstream service did not answer in time")
 )
 
+// RetryLater is the 503 for a dependency that is down for a moment (a
+// database restarting): the client retries after a second.
+func RetryLater(cause error) *Problem {
+	p := ErrUnavailable.Wrap(cause)
+	p.RetryAfter = 1
+	return p
+}
+
 // From returns the *Problem inside err, or an internal-error problem that
 // wraps err when err carries none.
 func From(err error) *Problem {

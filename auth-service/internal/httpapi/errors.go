@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
+	"github.com/parleychat/parley/shared/pgdb"
 	"github.com/parleychat/parley/shared/problem"
 )
 
@@ -63,6 +64,9 @@ func writeError(c *gin.Context, err error) {
 	case errors.Is(err, c.Request.Context().Err()) && c.Request.Context().Err() != nil:
 		// The client (the gateway) gave up; nobody reads this answer.
 		p = problem.ErrUnavailable.Wrap(err)
+	case pgdb.Unavailable(err):
+		// PostgreSQL restarting or out of reach: retry in a second.
+		p = problem.RetryLater(err)
 	default:
 		p = problem.ErrInternal.Wrap(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/shared/link"
+	"github.com/parleychat/parley/shared/pgdb"
 	"github.com/parleychat/parley/shared/problem"
 )
 
@@ -95,8 +96,9 @@ func rateLimited(after time.Duration) *Error {
 // REST (problem.Write) and the Socket.IO link (its ack error) alike, so both
 // transports fail with the same status, code, fields and retry hint. Domain
 // errors keep their code and fields; a *problem.Problem (from request
-// decoding) passes through; a cancelled context is 503; anything else is a
-// 500 wrapping err for the log.
+// decoding) passes through; a cancelled context is 503, and so is a
+// database out of reach (with a retry hint); anything else is a 500
+// wrapping err for the log.
 func Problem(err error) *problem.Problem {
 	var de *Error
 	var p *problem.Problem
@@ -107,6 +109,10 @@ func Problem(err error) *problem.Problem {
 		return p
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return problem.ErrUnavailable.Wrap(err)
+	case pgdb.Unavailable(err):
+		// PostgreSQL restarting or out of reach: nothing was stored, and a
+		// resend with the same clientMsgId a second later is safe.
+		return problem.RetryLater(err)
 	default:
 		return problem.ErrInternal.Wrap(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/shared/problem"
 )
@@ -30,6 +32,9 @@ func TestProblem(t *testing.T) {
 		{"one user's commands pile up", chat.ErrTooManyCommands, 429, "too_many_commands", 1},
 		{"problem passes through", problem.ErrTooLarge, 413, "body_too_large", 0},
 		{"cancelled", context.Canceled, 503, "unavailable", 0},
+		{"database restarting", fmt.Errorf("write sends: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), 503, "unavailable", 1},
+		{"database refusing connections", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, 503, "unavailable", 1},
+		{"a statement that fails", &pgconn.PgError{Code: "23505", Message: "duplicate key"}, 500, "internal", 0},
 		{"anything else", errors.New("db exploded"), 500, "internal", 0},
 	}
 	for _, tc := range cases {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/shared/pgdb"
 	"github.com/parleychat/parley/shared/problem"
 	"github.com/parleychat/parley/user-service/internal/users"
 )
@@ -46,6 +47,9 @@ func writeError(c *gin.Context, err error) {
 	case c.Request.Context().Err() != nil && errors.Is(err, c.Request.Context().Err()):
 		// The gateway gave up; nobody reads this answer.
 		p = problem.ErrUnavailable.Wrap(err)
+	case pgdb.Unavailable(err):
+		// PostgreSQL restarting or out of reach: retry in a second.
+		p = problem.RetryLater(err)
 	default:
 		p = problem.ErrInternal.Wrap(err)
 	}
