@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/shared/logging"
 	"github.com/parleychat/parley/shared/metrics"
 	"github.com/parleychat/parley/shared/problem"
+	"github.com/parleychat/parley/shared/siodrain"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -146,6 +147,9 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 
 // attach registers the command handlers on a link socket.
 func (s *Server) attach(sock *socket.Socket) {
+	// Counted before any command can be answered: Close waits for what
+	// the link was given to be written.
+	sock.SetData(siodrain.Watch(sock))
 	s.log.Info().Str("socket.id", string(sock.Id())).Str("client.address", sock.Handshake().Address).
 		Msg("gateway link connected")
 	for name, cmd := range s.commands {
@@ -175,9 +179,21 @@ func (s *Server) unknown(args ...any) {
 		"this command is not supported by the chat service's version"))}, nil)
 }
 
-// Close refuses new commands, finishes the queued ones (until ctx ends) and
-// closes every link.
+// Close refuses new commands, finishes the queued ones and closes each link
+// once their acks are written (until ctx ends; then it closes what is
+// left). The library's own Close would discard acks still buffered: a
+// command stored whose gateway never hears it.
 func (s *Server) Close(ctx context.Context) {
 	s.workers.close(ctx)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(s.timeout)
+	}
+	if left := siodrain.CloseWritten(s.io, func(sock *socket.Socket) *siodrain.Outbox {
+		o, _ := sock.Data().(*siodrain.Outbox)
+		return o
+	}, deadline); left > 0 {
+		s.log.Warn().Int("links", left).Msg("stopping with acks not yet written to some links")
+	}
 	s.io.Close(nil)
 }

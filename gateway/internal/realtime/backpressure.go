@@ -4,39 +4,40 @@ import (
 	"encoding/json"
 	"sync/atomic"
 
-	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/parleychat/parley/shared/events"
+	"github.com/parleychat/parley/shared/siodrain"
 )
 
-// outbox counts the packets waiting for one client. Engine.IO queues
+// outbox bounds the packets waiting for one client. Engine.IO queues
 // packets while the transport is not writable (a WebSocket write still in
-// progress, no long-polling GET pending), with no bound of its own:
-// counting packets created against packets flushed to the transport gives
-// the backlog, and a client that cannot keep up is cut off instead of
-// growing the gateway's memory (it catches up with sync on reconnect). One
-// small struct per socket, its two listeners bound methods: every idle
-// socket carries it.
+// progress, no long-polling GET pending), with no bound of its own; a
+// client that cannot keep up is cut off instead of growing the gateway's
+// memory (it catches up with sync on reconnect). The count
+// (siodrain.Outbox) also tells Drain when the socket is written. One small
+// struct per socket, its two listeners bound methods: every idle socket
+// carries it.
 type outbox struct {
-	s       *Server
-	sock    *socket.Socket
-	pending atomic.Int64
-	cut     atomic.Bool
+	siodrain.Outbox
+	s    *Server
+	sock *socket.Socket
+	cut  atomic.Bool
 }
 
 // guardBuffer disconnects sock once its Engine.IO write buffer holds more
 // than BufferLimit packets, counting the cut as slow_client_cut.
-func (s *Server) guardBuffer(sock *socket.Socket) {
+func (s *Server) guardBuffer(sock *socket.Socket) *outbox {
 	o := &outbox{s: s, sock: sock}
 	eio := sock.Conn()
 	eio.On("packetCreate", o.created)
-	eio.On("flush", o.flushed)
+	eio.On("flush", o.Flushed)
+	return o
 }
 
 func (o *outbox) created(...any) {
 	limit := o.s.opts.BufferLimit
-	if o.pending.Add(1) <= int64(limit) || !o.cut.CompareAndSwap(false, true) {
+	if o.Created() <= int64(limit) || !o.cut.CompareAndSwap(false, true) {
 		return
 	}
 	o.s.log.Warn().Str("socket.id", string(o.sock.Id())).Int("buffer.limit", limit).
@@ -44,14 +45,6 @@ func (o *outbox) created(...any) {
 	o.s.countDelivery("slow_client_cut")
 	// Not from inside the engine's send path.
 	go o.sock.Conn().Close(true)
-}
-
-func (o *outbox) flushed(args ...any) {
-	if len(args) > 0 {
-		if wbuf, ok := args[0].([]*packet.Packet); ok {
-			o.pending.Add(-int64(len(wbuf)))
-		}
-	}
 }
 
 // jsonBody encodes an envelope for publishing.

@@ -4,8 +4,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
 	"github.com/parleychat/parley/shared/link"
 	"github.com/parleychat/parley/shared/problem"
+	"github.com/parleychat/parley/shared/siodrain"
 )
 
 // errStopping answers a command that arrives while the gateway drains:
@@ -42,10 +45,11 @@ func stoppingAck(traceID string) []any {
 }
 
 // Drain prepares a graceful stop: from now on commands are refused
-// retryably (503 unavailable with retryAfterMs), and it waits up to
-// timeout for the commands in flight to be answered, so their acks reach
-// the clients before Close closes the sockets. It reports whether every
-// command in flight was answered.
+// retryably (503 unavailable with retryAfterMs); it waits up to timeout for
+// the commands in flight to be answered, then closes each socket once what
+// it was given is written, acks included (see closeWritten). Close closes
+// the sockets left. It reports whether every command in flight was answered
+// and every socket closed in time.
 func (s *Server) Drain(timeout time.Duration) bool {
 	s.draining.Store(true)
 	deadline := time.Now().Add(timeout)
@@ -54,7 +58,26 @@ func (s *Server) Drain(timeout time.Duration) bool {
 			s.log.Warn().Int64("commands", s.inflight.Load()).Dur("waited", timeout).Msg("stopping with commands still in flight")
 			return false
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(siodrain.Poll)
 	}
-	return true
+	return s.closeWritten(deadline)
+}
+
+// closeWritten closes every socket once what it was given is written
+// (siodrain.CloseWritten), until deadline; a socket still getting
+// deliveries is closed at its first quiet moment, and what it misses its
+// client reads with the sync it runs on reconnecting.
+func (s *Server) closeWritten(deadline time.Time) bool {
+	left := siodrain.CloseWritten(s.io, func(sock *socket.Socket) *siodrain.Outbox {
+		if c, ok := sock.Data().(*conn); ok {
+			if o := c.out.Load(); o != nil {
+				return &o.Outbox
+			}
+		}
+		return nil
+	}, deadline)
+	if left > 0 {
+		s.log.Warn().Int("sockets", left).Msg("stopping with packets not yet written to some sockets")
+	}
+	return left == 0
 }

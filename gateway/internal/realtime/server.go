@@ -453,6 +453,10 @@ type conn struct {
 	typing    map[string]typingState // conversation id → last forwarded signal; nil until the first
 	expiresAt time.Time              // when expiry fires; guarded by mu
 	gone      bool                   // disconnected; guarded by mu
+
+	// out counts the packets waiting for the client; set when the socket
+	// connects (Drain may look at a socket before that).
+	out atomic.Pointer[outbox]
 }
 
 // room is the room every socket of a user joins.
@@ -473,7 +477,7 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	sock.Join(room(c.id.UserID))
 	s.closeAtExpiry(sock, c)
 	first := s.registry.add(c.id, sock)
-	s.guardBuffer(sock)
+	c.out.Store(s.guardBuffer(sock))
 	sock.OnAny(s.onEvent(sock, c))
 	left := sync.OnceFunc(func() {
 		c.mu.Lock()

@@ -31,6 +31,18 @@ type wsClient struct {
 // cookie, and waits until the server has registered it.
 func (r *rig) wsConnect(t *testing.T, userID, raw string) *wsClient {
 	t.Helper()
+	ws, sid := r.wsHandshake(t, userID, raw)
+	c := &wsClient{sid: sid, ws: ws, done: make(chan struct{}), events: map[string][]json.RawMessage{}}
+	go c.read()
+	t.Cleanup(func() { _ = ws.CloseNow(); <-c.done })
+	return c
+}
+
+// wsHandshake opens a WebSocket with the session token raw as its cookie,
+// connects the main namespace and waits until the server has registered
+// the socket; then nothing reads the connection.
+func (r *rig) wsHandshake(t *testing.T, userID, raw string) (*websocket.Conn, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	url := "ws" + strings.TrimPrefix(r.http.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
@@ -38,6 +50,7 @@ func (r *rig) wsConnect(t *testing.T, userID, raw string) *wsClient {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
 	ws.SetReadLimit(1 << 20)
 	read := func() string {
 		_, b, err := ws.Read(ctx)
@@ -64,18 +77,15 @@ func (r *rig) wsConnect(t *testing.T, userID, raw string) *wsClient {
 	if !strings.HasPrefix(answer, "40{") || json.Unmarshal([]byte(answer[2:]), &ok) != nil || ok.Sid == "" {
 		t.Fatalf("CONNECT answered %q, want 40{sid}", answer)
 	}
-	c := &wsClient{sid: ok.Sid, ws: ws, done: make(chan struct{}), events: map[string][]json.RawMessage{}}
-	go c.read()
-	t.Cleanup(func() { _ = ws.CloseNow(); <-c.done })
-	waitFor(t, "registration of socket "+c.sid, func() bool {
+	waitFor(t, "registration of socket "+ok.Sid, func() bool {
 		for _, e := range r.srv.registry.sockets(userID) {
-			if string(e.sock.Id()) == c.sid {
+			if string(e.sock.Id()) == ok.Sid {
 				return true
 			}
 		}
 		return false
 	})
-	return c
+	return ws, ok.Sid
 }
 
 // read records events until the connection ends, answering pings.
