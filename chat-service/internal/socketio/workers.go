@@ -2,12 +2,14 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/shared/problem"
 )
 
 // workers runs link commands on a fixed set of goroutines. One user's
@@ -83,16 +85,22 @@ func ewma(v *atomic.Int64, d time.Duration) {
 	v.Store(old + (int64(d)-old)/8)
 }
 
+// errClosing refuses a command that arrives while the link closes: 503
+// unavailable with a one-second retry hint, the answer of an instance going
+// away. Not overloaded, which tells a gateway to shed commands to every
+// instance for a while.
+var errClosing = problem.RetryLater(errors.New("the link is closing"))
+
 // submit queues run for userID. It refuses with chat.ErrTooManyCommands
 // when the user already has perUser commands waiting or running, and with
-// chat.ErrOverloaded when the worker's queue is full, the expected wait is
-// past maxWait, or the link is closing. refuse answers the command if it
+// chat.ErrOverloaded when the worker's queue is full or the expected wait
+// is past maxWait, and with errClosing once the link closes. refuse answers the command if it
 // is refused later, when its turn comes too late.
 func (w *workers) submit(userID string, run, refuse func()) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return chat.ErrOverloaded
+		return errClosing
 	}
 	if w.pending[userID] >= w.perUser {
 		return chat.ErrTooManyCommands

@@ -79,3 +79,20 @@ func TestWorkersRefuseWorkThatCannotStartSoon(t *testing.T) {
 		t.Errorf("pending credits = %v, want only z's own", got)
 	}
 }
+
+// TestClosingLinkRefusesUnavailable: a command arriving once the link
+// closes is refused 503 unavailable with a retry hint, not overloaded
+// (which would make a gateway shed commands meant for other instances).
+func TestClosingLinkRefusesUnavailable(t *testing.T) {
+	t.Parallel()
+	w := newWorkers(1, 16, 16, time.Second)
+	w.close(context.Background())
+	err := w.submit("a", func() { t.Error("ran after close") }, func() {})
+	if errors.Is(err, chat.ErrOverloaded) {
+		t.Fatal("refused as overloaded")
+	}
+	p := public(err, "t1")
+	if p.Status != 503 || p.Code != "unavailable" || p.RetryAfter != 1 {
+		t.Fatalf("refusal %+v, want 503 unavailable with a one-second retry hint", p)
+	}
+}

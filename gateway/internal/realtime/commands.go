@@ -68,7 +68,9 @@ func (s *Server) onEvent(sock *socket.Socket, c *conn) func(...any) {
 // client sent, and chat-service's ack goes back to the client unchanged but
 // for a traceId added to a failure that lacks one. A payload with text no
 // service could store (invalid UTF-8, NUL) is refused here with the field
-// at fault, as REST refuses such a body.
+// at fault, as REST refuses such a body. While chat-service refuses
+// commands as overloaded, the gateway refuses some itself the same way
+// (shedder), without the trip.
 func (s *Server) onCommand(c *conn, event string, args []any) {
 	tc := trace.New()
 	ack, data := splitAck(args)
@@ -103,38 +105,49 @@ func (s *Server) onCommand(c *conn, event string, args []any) {
 		return
 	}
 	payload := map[string]any{"token": tok, "traceparent": tc.String(), "data": data}
-	start := time.Now()
-	var reply func([]any)
-	if ack != nil {
-		reply = func(res []any) {
-			res = withTraceID(res, tc.TraceID)
-			status, code := ackStatus(res), ackCode(res)
-			took := time.Since(start)
-			if s.commands != nil {
-				s.commands.Observe(event, code, took)
-			}
-			var ev *zerolog.Event
-			switch {
-			case code == link.CodeOverloaded || status == http.StatusTooManyRequests:
-				ev = s.refusedLog.Warn()
-			case status >= 500:
-				// Server-side failures (timeouts, link down, chat-service
-				// errors) are what SREs search for; shipped like 5xx.
-				ev = s.cmdLog.Error()
-			case status >= 400:
-				ev = s.cmdLog.Warn()
-			default:
-				ev = s.okLog.Info()
-			}
-			ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
-				Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
-				Dur("event.duration", took).Msg("command " + event)
-			ack(res, nil)
-			finish()
-		}
+	if ack == nil {
+		s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, nil)
+		return
 	}
-	s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, reply)
-	forwarded = reply != nil
+	start := time.Now()
+	answer := func(res []any) {
+		res = withTraceID(res, tc.TraceID)
+		status, code := ackStatus(res), ackCode(res)
+		took := time.Since(start)
+		if s.commands != nil {
+			s.commands.Observe(event, code, took)
+		}
+		var ev *zerolog.Event
+		switch {
+		case code == link.CodeOverloaded || status == http.StatusTooManyRequests:
+			ev = s.refusedLog.Warn()
+		case status >= 500:
+			// Server-side failures (timeouts, link down, chat-service
+			// errors) are what SREs search for; shipped like 5xx.
+			ev = s.cmdLog.Error()
+		case status >= 400:
+			ev = s.cmdLog.Warn()
+		default:
+			ev = s.okLog.Info()
+		}
+		ev.Str("trace.id", tc.TraceID).Str("span.id", tc.SpanID).Str("user.id", c.id.UserID).
+			Str("socketio.event", event).Int("socketio.ack.status", status).Str("error.code", code).
+			Dur("event.duration", took).Msg("command " + event)
+		ack(res, nil)
+		finish()
+	}
+	forwarded = true
+	if !s.shed.admit(start) {
+		if s.shedCount != nil {
+			s.shedCount.Inc()
+		}
+		answer(shedAck(tc.TraceID))
+		return
+	}
+	s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, func(res []any) {
+		s.shed.done(time.Now(), ackCode(res) == link.CodeOverloaded)
+		answer(res)
+	})
 }
 
 // ackStatus is the error status of an {ok:false, error:{status}} ack, 200

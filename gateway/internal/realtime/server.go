@@ -93,6 +93,11 @@ type Server struct {
 	// every one.
 	cmdLog, okLog, refusedLog zerolog.Logger
 
+	// shed answers commands at the gateway while chat-service is
+	// overloaded; shedCount counts them (nil without Options.Metrics).
+	shed      shedder
+	shedCount prometheus.Counter
+
 	// draining is set by Drain; inflight counts commands not yet answered.
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -147,6 +152,10 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 		}, func() float64 { return float64(s.registry.count()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_socketio_commands_in_flight", Help: "Client commands forwarded to chat-service and not answered yet (a stopping gateway waits for them).",
 		}, func() float64 { return float64(s.inflight.Load()) }))
+		s.shedCount = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_socketio_commands_shed_total", Help: "Client commands refused 503 overloaded by the gateway itself, while chat-service was refusing commands as overloaded.",
+		})
+		o.Metrics.MustRegister(s.shedCount)
 		if c, ok := link.(interface{ Connects() int64 }); ok {
 			o.Metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "parley_link_connects_total", Help: "Links to chat-service established: the first of each and every reconnect.",
