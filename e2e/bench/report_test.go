@@ -187,6 +187,9 @@ func printOverload(w io.Writer, o *overload, sustained bool) {
 		fmt.Fprintf(w, "  %-28s ×%-6d answered in p50 %s, p99 %s ms; %s\n", c, b.failures[c],
 			ms(pct(b.refusals[c], .5)), ms(pct(b.refusals[c], .99)), ra)
 	}
+	if o.shed >= 0 {
+		fmt.Fprintf(w, "  the gateways shed %d of the overloaded refusals over the three steps themselves (while chat-service refused); chat-service answered the rest\n", o.shed)
+	}
 	lost := len(o.calm.lost) + len(o.burst.lost) + len(o.after.lost)
 	fmt.Fprintf(w, "sockets lost: %d\n", lost)
 	rule := fmt.Sprintf("250 ms windows: no failure, ack and delivery p99 within max(2×, +10 ms) of the calm step's (%s / %s ms), capped at %.0f / %.0f ms",

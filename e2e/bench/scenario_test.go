@@ -40,6 +40,10 @@ type scenario struct {
 // overload is the burst at 2× the sustained rate and what followed it.
 type overload struct {
 	calm, burst, after stepStats
+	// shed is how many commands the gateways refused themselves
+	// (parley_socketio_commands_shed_total) over the three steps; -1 when
+	// a gateway's metrics could not be read.
+	shed int
 	recovered          time.Duration
 	recoveredOK        bool
 }
@@ -343,7 +347,9 @@ func (sc *scenario) overload(b *testing.B) {
 		{Rate: base / 2, Ms: sc.p.RecoveryFor.Milliseconds()},
 	}
 	sc.settle()
+	shedBefore := sc.shed()
 	r, cpu := sc.measure(b, "overload", segs, nil)
+	shedAfter := sc.shed()
 	bounds := segmentBounds(segs)
 	names := []string{"calm", "burst 2×", "after"}
 	o := &overload{}
@@ -356,5 +362,23 @@ func (sc *scenario) overload(b *testing.B) {
 		o.burst.note = fmt.Sprintf("the burst (%.0f msg/s) is above the flood-control ceiling of %d senders (%.0f msg/s): its 429s are flood control, not overload; raise BENCH_CONVERSATIONS", 2*base, sc.senders, c)
 	}
 	o.recovered, o.recoveredOK = recovery(r, o.calm, bounds[2], bounds[3], 250)
+	o.shed = -1
+	if shedBefore >= 0 && shedAfter >= 0 {
+		o.shed = shedAfter - shedBefore
+	}
 	sc.over = o
+}
+
+// shed sums the commands the scenario's gateways have shed so far, or -1
+// when one's metrics cannot be read.
+func (sc *scenario) shed() int {
+	total := 0.0
+	for _, gw := range sc.stack.Gateways {
+		m, err := gw.Metrics()
+		if err != nil {
+			return -1
+		}
+		total += harness.Sum(m, "parley_socketio_commands_shed_total")
+	}
+	return int(total)
 }
