@@ -43,9 +43,9 @@ type overload struct {
 	// shed is how many commands the gateways refused themselves
 	// (parley_socketio_commands_shed_total) over the three steps; -1 when
 	// a gateway's metrics could not be read.
-	shed int
-	recovered          time.Duration
-	recoveredOK        bool
+	shed        int
+	recovered   time.Duration
+	recoveredOK bool
 }
 
 // loadAverage is the machine's 1, 5 and 15 minute load averages: a busy
