@@ -41,7 +41,7 @@ type Envelope struct {
 // CodeOverloaded is the problem code of a command refused by chat-service's
 // admission control (503, retryable after RetryAfterMs): the one 503 that
 // is the stack protecting itself rather than failing.
-const CodeOverloaded = "overloaded"
+const CodeOverloaded = problem.CodeOverloaded
 
 // Ack is the common part of every answer: ok, and on failure the problem
 // (status, code, detail, traceId, field errors) as REST would have written it.

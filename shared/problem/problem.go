@@ -94,7 +94,14 @@ var (
 	ErrUnavailable     = New(http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable; retry later")
 	ErrBadGateway      = New(http.StatusBadGateway, "bad_gateway", "an upstream service failed; retry later")
 	ErrGatewayTimeout  = New(http.StatusGatewayTimeout, "gateway_timeout", "an upstream service did not answer in time")
+	// ErrOverloaded is work refused at once because it cannot start soon
+	// (DESIGN §9): the one 5xx whose code clients act on (resend after the
+	// retry hint), so Public keeps it whole.
+	ErrOverloaded = New(http.StatusServiceUnavailable, CodeOverloaded, "the service is busy, retry shortly")
 )
+
+// CodeOverloaded is ErrOverloaded's code.
+const CodeOverloaded = "overloaded"
 
 // RetryLater is the 503 for a dependency that is down for a moment (a
 // database restarting): the client retries after a second.
@@ -117,12 +124,13 @@ func From(err error) *Problem {
 // Public returns what may be sent to a client: 4xx problems unchanged, 5xx
 // problems reduced to their status, generic code and detail, and the trace
 // id. RetryAfter is kept on both: it tells the client when to come back
-// (typically a 503) and reveals nothing internal.
+// (typically a 503) and reveals nothing internal. A 503 overloaded is kept
+// whole: its code is part of the contract and says nothing internal.
 func (p *Problem) Public(traceID string) *Problem {
 	out := *p
 	out.cause = nil
 	out.TraceID = traceID
-	if p.Status >= 500 {
+	if p.Status >= 500 && (p.Status != http.StatusServiceUnavailable || p.Code != CodeOverloaded) {
 		generic := ErrInternal
 		switch p.Status {
 		case http.StatusServiceUnavailable:

@@ -52,6 +52,14 @@ func TestPublic(t *testing.T) {
 			},
 		},
 		{
+			name: "503 overloaded kept whole: its code is the contract",
+			in:   withRetry(problem.ErrOverloaded.Wrap(cause), 1),
+			want: problem.Problem{
+				Type: "https://parley.chat/problems/overloaded", Title: "Service Unavailable", Status: 503,
+				Detail: "the service is busy, retry shortly", Code: "overloaded", TraceID: "trace-1", RetryAfter: 1,
+			},
+		},
+		{
 			name: "503 stripped to generic detail, RetryAfter kept",
 			in:   withRetry(problem.New(http.StatusServiceUnavailable, "revocations_loading", "waiting for auth-service at 10.0.0.8"), 2),
 			want: problem.Problem{

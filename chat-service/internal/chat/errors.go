@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/parleychat/parley/shared/link"
 	"github.com/parleychat/parley/shared/pgdb"
 	"github.com/parleychat/parley/shared/problem"
 )
@@ -74,7 +73,7 @@ var (
 	ErrClientIDReused  = &Error{Kind: KindConflict, Code: "client_msg_id_reused", Detail: "this clientMsgId was already used for a message in another conversation"}
 	ErrMembersLimit    = &Error{Kind: KindConflict, Code: "too_many_members", Detail: "a group has at most 256 members"}
 	ErrRateLimited     = &Error{Kind: KindRateLimited, Code: "rate_limited", Detail: "too many messages, slow down"}
-	ErrOverloaded      = &Error{Kind: KindOverloaded, Code: link.CodeOverloaded, Detail: "the service is busy, retry shortly"}
+	ErrOverloaded      = &Error{Kind: KindOverloaded, Code: problem.CodeOverloaded, Detail: problem.ErrOverloaded.Detail}
 	ErrTooManyCommands = &Error{Kind: KindRateLimited, Code: "too_many_commands", Detail: "too many of your commands are waiting; retry shortly", RetryAfter: time.Second}
 	errConflictingTx   = errors.New("chat: concurrent change won")
 	errRollbackNoError = errors.New("chat: nothing changed")

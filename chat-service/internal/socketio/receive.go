@@ -119,17 +119,10 @@ func (s *Server) failure(log zerolog.Logger, name, traceID string, err error) li
 	return link.Failed(public(err, traceID))
 }
 
-// public is err as the ack carries it: Problem.Public, except that an
-// overload refusal keeps its code "overloaded" (DESIGN §9), which tells the
-// client to retry after retryAfterMs and reveals nothing internal, where
-// Public would reduce every 503 to "unavailable".
+// public is err as the ack carries it (Problem.Public: a 503 overloaded
+// keeps its code, DESIGN §9; other server errors say nothing internal).
 func public(err error, traceID string) *problem.Problem {
-	p := chat.Problem(err)
-	out := p.Public(traceID)
-	if errors.Is(err, chat.ErrOverloaded) {
-		out.Code, out.Detail = p.Code, p.Detail
-	}
-	return out
+	return chat.Problem(err).Public(traceID)
 }
 
 // envelopeOf reads the envelope the Socket.IO decoder handed over. It is

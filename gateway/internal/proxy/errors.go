@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,13 @@ type UpstreamError struct {
 	// service refusing work it cannot start soon (503) says when to come
 	// back, and the client must hear it (DESIGN §9).
 	RetryAfter int
+}
+
+// code is the problem code in the service's body, if it has one.
+func (e *UpstreamError) code() string {
+	var body struct{ Code string }
+	_ = json.Unmarshal([]byte(e.Body), &body)
+	return body.Code
 }
 
 // Error implements error.
@@ -51,7 +59,13 @@ func classify(err error, audience string) *problem.Problem {
 	case errors.As(err, &up):
 		switch up.Status {
 		case http.StatusServiceUnavailable:
+			// A service refusing work it cannot start soon says so with
+			// code overloaded, which clients act on (DESIGN §9); any other
+			// 503 stays the generic unavailable.
 			p := problem.ErrUnavailable.Wrap(err)
+			if up.code() == problem.CodeOverloaded {
+				p = problem.ErrOverloaded.Wrap(err)
+			}
 			p.RetryAfter = up.RetryAfter
 			return p
 		case http.StatusGatewayTimeout:

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"net/http"
 	"sync"
 	"time"
 
@@ -11,12 +10,15 @@ import (
 
 // errShed is the refusal of a command the gateway sheds itself while
 // chat-service is refusing commands as overloaded: the same answer
-// chat-service gives (503 overloaded, DESIGN §9), without the trip.
-var errShed = problem.New(http.StatusServiceUnavailable, link.CodeOverloaded, "the service is busy, retry shortly")
+// chat-service gives (503 overloaded with its one-second retry hint,
+// DESIGN §9), without the trip.
+var errShed = func() *problem.Problem {
+	p := *problem.ErrOverloaded
+	p.RetryAfter = 1
+	return &p
+}()
 
 const (
-	// shedRetryMs is the retry hint of a shed command, chat-service's own.
-	shedRetryMs = 1000
 	// shedQuiet is how long after chat-service's last overload refusal the
 	// gateway keeps its limit; then every command is forwarded again.
 	shedQuiet = time.Second
@@ -88,8 +90,5 @@ func (g *shedder) done(now time.Time, overloaded bool) {
 
 // shedAck is the ack of a shed command.
 func shedAck(traceID string) []any {
-	a := link.Failed(errShed.Public(traceID))
-	a.Error.Code, a.Error.Detail = errShed.Code, errShed.Detail
-	a.RetryAfterMs = shedRetryMs
-	return failedAck(a)
+	return failedAck(link.Failed(errShed.Public(traceID)))
 }
