@@ -43,7 +43,7 @@ test-unit:
 
 ## test-fuzz: every native fuzz target for a few seconds (their seed corpora already ran in test-unit)
 test-fuzz:
-	@set -a; source .local/env; set +a; scripts/fuzz 3s
+	@set -a; source .local/env; set +a; scripts/fuzz 500x
 
 ## test-compat: the e2e flow and realtime suites with each service's previous release (rebuilt from its recorded commit) beside the current others, and the other way round (COMPAT_SERVICES, COMPAT_SUITES, COMPAT_RUN narrow it); then a rolling upgrade from the previous releases to the current build under load
 test-compat: infra
