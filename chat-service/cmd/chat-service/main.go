@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +23,23 @@ import (
 // -ldflags "-X main.version=...".
 var version = "0.1.0"
 
+// gcPercent is the collector's target when GOGC is not set: the heap may
+// grow by 200% of what is live before a collection, rather than Go's 100%.
+// chat-service's live heap is small and does not grow with clients (they
+// hold no state here), and every message allocates: under load the default
+// spent about an eighth of the process's CPU marking. Twice the headroom
+// halves that for a few tens of MB.
+const gcPercent = 200
+
+// tuneGC sets the collector's target to gcPercent unless GOGC is set.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	cfg, err := config.Load(os.Getenv)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
@@ -29,9 +30,9 @@ type routing struct {
 // It is the handler of this instance's delivery queue; a payload that does
 // not decode is malformed and goes to the dead letters.
 //
-// The payload is emitted as it came (json.RawMessage), encoded once for all
-// recipients: the Socket.IO encoder takes only []byte and readers for
-// binary attachments, and a RawMessage marshals as the JSON it holds.
+// The payload is emitted as it came (json.RawMessage): the Socket.IO
+// encoder takes only []byte and readers for binary attachments, and a
+// RawMessage marshals as the JSON it holds.
 func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 	if env.Type == events.TypeSessionRefreshed {
 		return s.SessionRefreshed(env)
@@ -49,13 +50,15 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 	if p := bytes.TrimSpace(d.Payload); len(p) == 0 || bytes.Equal(p, []byte("null")) {
 		return fmt.Errorf("%w: %s payload is missing", events.ErrMalformed, env.RoutingKey())
 	}
-	rooms := make([]socket.Room, 0, len(d.Recipients))
-	for _, r := range d.Recipients {
-		if s.registry.has(r) {
-			rooms = append(rooms, room(r))
+	var socks []*socket.Socket
+	users := 0 // recipients with a socket here
+	for _, r := range distinct(d.Recipients) {
+		n := len(socks)
+		if socks = s.registry.appendSockets(socks, r); len(socks) > n {
+			users++
 		}
 	}
-	if len(rooms) == 0 {
+	if len(socks) == 0 {
 		s.countDelivery("not_here")
 		return nil
 	}
@@ -65,16 +68,46 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 		s.countDelivery("duplicate")
 		return nil
 	}
-	// One emit to all rooms: a socket in several of them still gets one copy.
-	if err := s.io.To(rooms...).Emit(name, d.Payload); err != nil {
-		s.countDelivery("failed")
-		return err
+	// One emit per socket rather than one to the recipients' rooms: a
+	// broadcast hands each WebSocket a gorilla PreparedMessage, which
+	// allocates a 4 KB write buffer to build its frame, for every socket
+	// and event (37% of the gateway's allocated bytes under load). A
+	// socket's own emit encodes the packet for it and writes it through the
+	// connection's buffer. A socket belongs to one user, so it gets one
+	// copy; Emit on a socket that has just gone is a no-op.
+	for _, sock := range socks {
+		if err := sock.Emit(name, d.Payload); err != nil {
+			s.countDelivery("failed")
+			return err
+		}
 	}
 	s.countDelivery("emitted")
 	tc, _ := trace.Parse(env.Traceparent)
 	s.deliveryLog.Info().Str("trace.id", tc.TraceID).Str("event.id", env.ID).Str("event.action", env.RoutingKey()).
-		Str("socketio.event", name).Int("recipients.local", len(rooms)).Msg("event delivered")
+		Str("socketio.event", name).Int("recipients.local", users).Msg("event delivered")
 	return nil
+}
+
+// distinct returns ids without repeats, so that a recipient listed twice
+// still gets one copy on each socket.
+func distinct(ids []string) []string {
+	if len(ids) <= 16 {
+		for i, id := range ids {
+			if slices.Contains(ids[:i], id) {
+				return slices.Compact(slices.Sorted(slices.Values(ids)))
+			}
+		}
+		return ids
+	}
+	seen := make(map[string]struct{}, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // countDelivery counts one delivery by outcome, when metrics are on.

@@ -125,6 +125,16 @@ func (r *registry) sockets(userID string) []entry {
 	return out
 }
 
+// appendSockets appends the user's local sockets to socks.
+func (r *registry) appendSockets(socks []*socket.Socket, userID string) []*socket.Socket {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for sock := range r.users[userID] {
+		socks = append(socks, sock)
+	}
+	return socks
+}
+
 // userIDs returns the users with at least one socket here, sorted.
 func (r *registry) userIDs() []string {
 	r.mu.RLock()

@@ -3,7 +3,9 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,7 +141,7 @@ func TestDeliverReachesRecipientsOnce(t *testing.T) {
 		cols[n] = r.wsConnect(t, users[n], r.sessionToken(users[n], "s-"+n))
 	}
 
-	msg := delivery(t, events.TypeMessageCreated, []string{"user-a", "user-b", "user-offline"}, `{"id":"m1","seq":1,"eventSeq":1,"body":"hi"}`)
+	msg := delivery(t, events.TypeMessageCreated, []string{"user-a", "user-b", "user-offline", "user-a"}, `{"id":"m1","seq":1,"eventSeq":1,"body":"hi"}`)
 	for range 3 { // the queue redelivers: each socket must still get one copy
 		if err := r.srv.Deliver(context.Background(), msg); err != nil {
 			t.Fatalf("Deliver: %v", err)
@@ -341,5 +343,24 @@ func TestDeliverGoldenExamples(t *testing.T) {
 	}
 	if n < 9 {
 		t.Errorf("delivered %d example types, want every chat.* and realtime typing/presence example", n)
+	}
+}
+
+func TestDistinctRecipients(t *testing.T) {
+	many := make([]string, 0, 40)
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("user-%02d", i))
+	}
+	many = append(many, many...) // every one twice
+	for _, tc := range []struct {
+		in   []string
+		want int
+	}{
+		{nil, 0}, {[]string{"a"}, 1}, {[]string{"a", "b"}, 2}, {[]string{"a", "b", "a"}, 2}, {many[:20], 20}, {many, 20},
+	} {
+		got := slices.Sorted(slices.Values(distinct(tc.in)))
+		if len(got) != tc.want || len(slices.Compact(slices.Clone(got))) != len(got) {
+			t.Errorf("distinct(%d ids) = %v, want %d distinct", len(tc.in), got, tc.want)
+		}
 	}
 }
