@@ -18,7 +18,26 @@ import (
 // after building (and formatting) an error for the whole array, which cost
 // more than the rest of the encoding.
 
-// LockForSends runs five statements in one round trip. PostgreSQL runs
+// How a send batch's statements are planned. Planning them for their
+// arguments each time (custom plans) was a sixth of PostgreSQL's time on
+// the send path, more than executing most of them; a prepared statement's
+// generic plan is made once per connection and kept until the tables it
+// reads are analyzed again. That is safe for a statement whose best plan
+// does not change as its tables grow: the inserts read no table, and
+// conversations and members grow slowly and are analyzed often (every send
+// updates conversations). It is not for the reads of messages: a generic
+// plan cached while messages was small (a fresh database) kept sequential
+// scans until the next ANALYZE, and at 1,000 messages a second that is a
+// minute of tens of thousands of rows: the clientMsgId lookup took 1.0–1.4
+// ms a batch instead of 0.08. Those are planned for their arguments.
+// SET LOCAL ends with the transaction, so the connection's other
+// statements are planned as PostgreSQL chooses (auto).
+const (
+	setGenericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
+	setCustomPlans  = `SET LOCAL plan_cache_mode = force_custom_plan`
+)
+
+// LockForSends runs its statements in one round trip. PostgreSQL runs
 // pipelined statements one after the other and each takes its own snapshot
 // when it starts (read committed), so the member and reply reads see every
 // change committed before the conversation locks were granted, exactly as
@@ -34,13 +53,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 		senders[i], keys[i] = k.SenderID, k.ClientMsgID
 	}
 	b := &pgx.Batch{}
-	// The send path's statements take arrays over tables that grow; a
-	// generic plan cached while they were small (a fresh database) kept
-	// sequential scans until the next ANALYZE: the clientMsgId lookup
-	// took 1.0–1.4 ms a batch, 0.08 ms planned for the table as it is.
-	// Planning each of them costs microseconds; SET LOCAL ends with the
-	// transaction, so the connection's other statements keep their plans.
-	b.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`)
+	b.Queue(setGenericPlans)
 	// ORDER BY under FOR UPDATE locks the rows in id order.
 	b.Queue(`SELECT id::text, last_seq, last_event_seq FROM conversations
 		WHERE id = ANY($1::text[]::uuid[]) ORDER BY id FOR UPDATE`, q.ConversationIDs).Query(func(rows pgx.Rows) error {
@@ -69,17 +82,22 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT id::text, conversation_id::text FROM messages WHERE id = ANY($1::text[]::uuid[])`,
-		q.ReplyToIDs).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var id, conv string
-			if err := rows.Scan(&id, &conv); err != nil {
-				return err
+	b.Queue(setCustomPlans)
+	// Most batches reply to nothing: planning the lookup for no ids cost
+	// more than reading them.
+	if len(q.ReplyToIDs) > 0 {
+		b.Queue(`SELECT id::text, conversation_id::text FROM messages WHERE id = ANY($1::text[]::uuid[])`,
+			q.ReplyToIDs).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id, conv string
+				if err := rows.Scan(&id, &conv); err != nil {
+					return err
+				}
+				st.ReplyTo[id] = conv
 			}
-			st.ReplyTo[id] = conv
-		}
-		return rows.Err()
-	})
+			return rows.Err()
+		})
+	}
 	b.Queue(`SELECT m.sender_id::text, m.client_msg_id FROM unnest($1::text[]::uuid[], $2::text[]) AS k(sender, cid)
 		JOIN messages m ON m.sender_id = k.sender AND m.client_msg_id = k.cid`, senders, keys).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -144,6 +162,7 @@ func (t *tx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.
 		obIDs[i], obKeys[i], obBodies[i] = env.ID, env.RoutingKey(), body
 	}
 	b := &pgx.Batch{}
+	b.Queue(setGenericPlans)
 	b.Queue(`UPDATE conversations c SET last_seq = u.seq, last_event_seq = u.event_seq, last_activity_at = u.at
 		FROM unnest($1::text[]::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, seq, event_seq, at)
 		WHERE c.id = u.id`, bIDs, bSeqs, bEventSeqs, bAt)

@@ -2,43 +2,142 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/migrations"
 	"github.com/parleychat/parley/shared/pgtest"
 )
 
-// A send batch's transaction plans its statements for the tables as they
-// are, and the setting ends with the transaction: the connection's other
-// statements keep their cached plans.
-func TestSendBatchPlansForTheTablesAsTheyAre(t *testing.T) {
+// A send batch plans the reads of messages for their arguments every time
+// and keeps one generic plan per connection for its other statements; the
+// settings end with the transaction, so the connection's other statements
+// are planned as PostgreSQL chooses.
+func TestSendBatchPlans(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t, "chat", migrations.FS())
 	ctx := context.Background()
+	const (
+		conv   = "0192f2d4-4c9e-7b7a-9d4e-5f1a2b3c4d5e"
+		sender = "0192f2d4-0000-7000-8000-000000000001"
+	)
+	if _, err := pool.Exec(ctx, `INSERT INTO conversations (id, kind, title, created_by, created_at, updated_at, last_activity_at)
+		VALUES ($1, 'group', 'g', $2, now(), now(), now())`, conv, sender); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', now())`,
+		conv, sender); err != nil {
+		t.Fatal(err)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Release()
-	pt, err := conn.Begin(ctx)
+
+	const batches = 7 // more than the five custom plans auto mode tries first
+	var firstID string
+	for i := 1; i <= batches; i++ {
+		pt, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := &tx{queries: queries{db: pt}, pgx: pt}
+		key := chat.ClientKey{SenderID: sender, ClientMsgID: fmt.Sprintf("c%d", i)}
+		lookup := chat.SendLookup{ConversationIDs: []string{conv}, Keys: []chat.ClientKey{key}}
+		if firstID != "" {
+			lookup.ReplyToIDs = []string{firstID}
+		}
+		st, err := x.LockForSends(ctx, lookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Conversations[conv]; got.LastSeq != int64(i-1) || len(got.Members) != 1 {
+			t.Fatalf("batch %d: conversation state %+v", i, got)
+		}
+		now := time.Now().UTC()
+		m := chat.Message{ID: newUUID(t, ctx, pt), ConversationID: conv, Seq: int64(i), EventSeq: int64(i),
+			SenderID: sender, ClientMsgID: key.ClientMsgID, Body: "hello", CreatedAt: now}
+		if firstID == "" {
+			firstID = m.ID
+		}
+		err = x.WriteSends(ctx, []chat.SeqBump{{ConversationID: conv, LastSeq: int64(i), LastEventSeq: int64(i), LastActivityAt: now}},
+			[]chat.StoredSend{{Ctx: ctx, Message: m, Event: chat.Event{ConversationID: conv, EventSeq: int64(i),
+				Type: "chat.message.created.v1", Payload: []byte(`{"id":"x"}`), CreatedAt: now, Recipients: []string{sender}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pt.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mode string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "auto" {
+		t.Fatalf("plan_cache_mode after a send batch = %q, want auto", mode)
+	}
+
+	rows, err := conn.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&tx{queries: queries{db: pt}, pgx: pt}).LockForSends(ctx, chat.SendLookup{}); err != nil {
+	type counts struct{ generic, custom int64 }
+	plans := map[string]counts{}
+	for rows.Next() {
+		var stmt string
+		var c counts
+		if err := rows.Scan(&stmt, &c.generic, &c.custom); err != nil {
+			t.Fatal(err)
+		}
+		plans[strings.Join(strings.Fields(stmt), " ")] = c
+	}
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	var inTx, after string
-	if err := pt.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&inTx); err != nil {
+	want := []struct {
+		prefix  string
+		generic bool
+	}{
+		{"SELECT id::text, last_seq, last_event_seq FROM conversations", true},
+		{"SELECT conversation_id::text, user_id::text FROM members", true},
+		{"SELECT id::text, conversation_id::text FROM messages", false},
+		{"SELECT m.sender_id::text, m.client_msg_id FROM unnest", false},
+		{"UPDATE conversations c SET last_seq", true},
+		{"INSERT INTO messages", true},
+		{"INSERT INTO conversation_events", true},
+		{"INSERT INTO outbox", true},
+	}
+	for _, w := range want {
+		var got *counts
+		for stmt, c := range plans {
+			if strings.HasPrefix(stmt, w.prefix) {
+				got = &c
+			}
+		}
+		switch {
+		case got == nil:
+			t.Errorf("%s…: not prepared on the connection", w.prefix)
+		case w.generic && (got.generic < batches-1 || got.custom != 0):
+			t.Errorf("%s…: %d generic and %d custom plans, want one generic plan reused", w.prefix, got.generic, got.custom)
+		case !w.generic && (got.custom < batches-1 || got.generic != 0):
+			t.Errorf("%s…: %d generic and %d custom plans, want a custom plan every time", w.prefix, got.generic, got.custom)
+		}
+	}
+}
+
+func newUUID(t *testing.T, ctx context.Context, q pgx.Tx) string {
+	t.Helper()
+	var id string
+	if err := q.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	if err := pt.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&after); err != nil {
-		t.Fatal(err)
-	}
-	if inTx != "force_custom_plan" || after != "auto" {
-		t.Fatalf("plan_cache_mode in a send batch %q and after it %q, want force_custom_plan and auto", inTx, after)
-	}
+	return id
 }
