@@ -31,9 +31,9 @@ const (
 	batchTimeout = 5 * time.Second
 )
 
-// commitSends stores a batch of sends in one transaction: one round trip
-// locks the conversations and reads members, reply targets and existing
-// keys; one writes every row; then the commit. Sends refused by the domain
+// commitSends stores a batch of sends in one transaction of two round
+// trips: one begins it, locks the conversations and reads members, reply
+// targets and existing keys; one writes every row and commits. Sends refused by the domain
 // (not a member, unknown reply, flood control, duplicate key) are answered
 // without failing the others. If the transaction fails, every send that
 // was to be stored is retried in a transaction of its own, so a failing
@@ -43,7 +43,7 @@ func (s *Service) commitSends(batch []*pendingSend) {
 	defer cancel()
 	results := make([]sendResult, len(batch))
 	decided := false
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.store.InSendTx(ctx, func(tx SendTx) error {
 		clear(results)
 		decided = false
 		if err := s.writeBatch(ctx, tx, batch, results); err != nil {
@@ -70,7 +70,7 @@ func (s *Service) commitSends(batch []*pendingSend) {
 
 // writeBatch decides every send of batch under the conversation locks and
 // writes the accepted ones; results[i] is send i's outcome if it commits.
-func (s *Service) writeBatch(ctx context.Context, tx Tx, batch []*pendingSend, results []sendResult) error {
+func (s *Service) writeBatch(ctx context.Context, tx SendTx, batch []*pendingSend, results []sendResult) error {
 	var q SendLookup
 	for _, p := range batch {
 		if !slices.Contains(q.ConversationIDs, p.convID) {

@@ -13,6 +13,12 @@ type Store interface {
 
 	// InTx runs fn in one transaction, committing when fn returns nil.
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// InSendTx runs fn in one transaction like InTx, for a group commit:
+	// the transaction begins with LockForSends' round trip and commits
+	// with WriteSends', so a batch takes two round trips instead of four.
+	// It commits (or rolls back) separately only when fn returns without
+	// writing (nil: nothing to store) or with an error.
+	InSendTx(ctx context.Context, fn func(SendTx) error) error
 
 	// ConversationFor returns the conversation with its members and the
 	// viewer's read state, or ErrNotFound unless viewer is a member.
@@ -98,6 +104,10 @@ type Tx interface {
 	// AppendEvent stores ev in the change log and enqueues it for delivery
 	// to ev.Recipients.
 	AppendEvent(ctx context.Context, ev Event) error
+}
+
+// SendTx is a group commit's transaction: LockForSends, then WriteSends.
+type SendTx interface {
 	// LockForSends is the first round trip of a group commit: it locks the
 	// conversations in id order (so concurrent batches cannot deadlock),
 	// then, reading after the locks were granted, returns their sequences
@@ -107,7 +117,8 @@ type Tx interface {
 	LockForSends(ctx context.Context, q SendLookup) (SendState, error)
 	// WriteSends is the second round trip: it sets the conversations' new
 	// sequences and inserts the messages, their change-log rows and their
-	// outbox rows, all pipelined. A duplicate key fails the whole call.
+	// outbox rows, all pipelined, and commits. A duplicate key fails the
+	// whole call. Nothing may follow it in the transaction.
 	WriteSends(ctx context.Context, bumps []SeqBump, sends []StoredSend) error
 }
 

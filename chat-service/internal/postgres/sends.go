@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,54 @@ import (
 // has no binary encoding of []string as uuid[] and falls back to text only
 // after building (and formatting) an error for the whole array, which cost
 // more than the rest of the encoding.
+
+// sendTx is chat.SendTx on one connection. BEGIN is the first statement of
+// LockForSends' pipeline and COMMIT the last of WriteSends', so a group
+// commit takes two round trips; pgx's own transactions send each on its
+// own, four in all, each a write and a wake-up on both sides.
+type sendTx struct {
+	conn  *pgx.Conn
+	state sendTxState
+}
+
+type sendTxState int
+
+const (
+	sendTxNew  sendTxState = iota // nothing sent yet
+	sendTxOpen                    // BEGIN sent: committed or rolled back by InSendTx unless WriteSends commits
+	sendTxDone                    // committed by WriteSends
+)
+
+var _ chat.SendTx = (*sendTx)(nil)
+
+// InSendTx runs fn in a read-committed transaction that LockForSends
+// begins and WriteSends commits. When fn returns nil without WriteSends
+// (nothing to store) InSendTx commits; when it fails, InSendTx rolls back,
+// and a connection whose state is unknown is closed, never reused.
+func (s *Store) InSendTx(ctx context.Context, fn func(chat.SendTx) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return wrap(err, "acquire")
+	}
+	defer c.Release() // the pool destroys a connection left in a transaction
+	t := &sendTx{conn: c.Conn()}
+	err = fn(t)
+	if t.state != sendTxOpen {
+		return err
+	}
+	if err == nil {
+		if _, err := t.conn.Exec(ctx, `COMMIT`); err != nil {
+			return wrap(err, "commit")
+		}
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if _, rerr := t.conn.Exec(rctx, `ROLLBACK`); rerr != nil {
+		_ = t.conn.Close(rctx)
+	}
+	return err
+}
 
 // How a send batch's statements are planned. Planning them for their
 // arguments each time (custom plans) was a sixth of PostgreSQL's time on
@@ -42,7 +91,7 @@ const (
 // when it starts (read committed), so the member and reply reads see every
 // change committed before the conversation locks were granted, exactly as
 // Bump followed by MemberIDs does for one send.
-func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendState, error) {
+func (t *sendTx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendState, error) {
 	st := chat.SendState{
 		Conversations: make(map[string]chat.ConversationSeqs, len(q.ConversationIDs)),
 		ReplyTo:       map[string]string{},
@@ -52,7 +101,12 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 	for i, k := range q.Keys {
 		senders[i], keys[i] = k.SenderID, k.ClientMsgID
 	}
+	if t.state != sendTxNew {
+		return chat.SendState{}, errors.New("postgres: LockForSends: not the first statement of the transaction")
+	}
 	b := &pgx.Batch{}
+	t.state = sendTxOpen // from here on the connection may be in the transaction
+	b.Queue(`BEGIN`)
 	b.Queue(setGenericPlans)
 	// ORDER BY under FOR UPDATE locks the rows in id order.
 	b.Queue(`SELECT id::text, last_seq, last_event_seq FROM conversations
@@ -109,7 +163,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 		}
 		return rows.Err()
 	})
-	if err := t.pgx.SendBatch(ctx, b).Close(); err != nil {
+	if err := t.conn.SendBatch(ctx, b).Close(); err != nil {
 		return chat.SendState{}, wrap(err, "lock for sends")
 	}
 	return st, nil
@@ -119,7 +173,7 @@ func (t *tx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.SendStat
 // round trip. Outbox rows are inserted in the order of sends (WITH
 // ORDINALITY), which is each conversation's eventSeq order, so the relay
 // publishes one conversation's events in order.
-func (t *tx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.StoredSend) error {
+func (t *sendTx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.StoredSend) error {
 	n := len(sends)
 	var (
 		bIDs              = make([]string, len(bumps))
@@ -161,6 +215,9 @@ func (t *tx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.
 		}
 		obIDs[i], obKeys[i], obBodies[i] = env.ID, env.RoutingKey(), body
 	}
+	if t.state != sendTxOpen {
+		return errors.New("postgres: WriteSends: no transaction open by LockForSends")
+	}
 	b := &pgx.Batch{}
 	b.Queue(setGenericPlans)
 	b.Queue(`UPDATE conversations c SET last_seq = u.seq, last_event_seq = u.event_seq, last_activity_at = u.at
@@ -177,5 +234,12 @@ func (t *tx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []chat.
 			WITH ORDINALITY AS o(id, key, agg, payload, ord) ORDER BY o.ord`,
 		obIDs, events.ExchangeChat, obKeys, convs, obBodies)
 	b.Queue(`SELECT pg_notify($1, '')`, outbox.NotifyChannel)
-	return wrap(t.pgx.SendBatch(ctx, b).Close(), "write sends")
+	// A failed statement skips the rest of the pipeline, COMMIT included,
+	// and leaves the transaction aborted for InSendTx to roll back.
+	b.Queue(`COMMIT`)
+	if err := t.conn.SendBatch(ctx, b).Close(); err != nil {
+		return wrap(err, "write sends")
+	}
+	t.state = sendTxDone
+	return nil
 }

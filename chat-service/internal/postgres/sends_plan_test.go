@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/migrations"
@@ -26,14 +28,7 @@ func TestSendBatchPlans(t *testing.T) {
 		conv   = "0192f2d4-4c9e-7b7a-9d4e-5f1a2b3c4d5e"
 		sender = "0192f2d4-0000-7000-8000-000000000001"
 	)
-	if _, err := pool.Exec(ctx, `INSERT INTO conversations (id, kind, title, created_by, created_at, updated_at, last_activity_at)
-		VALUES ($1, 'group', 'g', $2, now(), now(), now())`, conv, sender); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', now())`,
-		conv, sender); err != nil {
-		t.Fatal(err)
-	}
+	seedGroup(t, pool, conv, sender)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -43,11 +38,7 @@ func TestSendBatchPlans(t *testing.T) {
 	const batches = 7 // more than the five custom plans auto mode tries first
 	var firstID string
 	for i := 1; i <= batches; i++ {
-		pt, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := &tx{queries: queries{db: pt}, pgx: pt}
+		x := &sendTx{conn: conn.Conn()}
 		key := chat.ClientKey{SenderID: sender, ClientMsgID: fmt.Sprintf("c%d", i)}
 		lookup := chat.SendLookup{ConversationIDs: []string{conv}, Keys: []chat.ClientKey{key}}
 		if firstID != "" {
@@ -61,7 +52,7 @@ func TestSendBatchPlans(t *testing.T) {
 			t.Fatalf("batch %d: conversation state %+v", i, got)
 		}
 		now := time.Now().UTC()
-		m := chat.Message{ID: newUUID(t, ctx, pt), ConversationID: conv, Seq: int64(i), EventSeq: int64(i),
+		m := chat.Message{ID: newUUID(t, ctx, conn.Conn()), ConversationID: conv, Seq: int64(i), EventSeq: int64(i),
 			SenderID: sender, ClientMsgID: key.ClientMsgID, Body: "hello", CreatedAt: now}
 		if firstID == "" {
 			firstID = m.ID
@@ -70,9 +61,6 @@ func TestSendBatchPlans(t *testing.T) {
 			[]chat.StoredSend{{Ctx: ctx, Message: m, Event: chat.Event{ConversationID: conv, EventSeq: int64(i),
 				Type: "chat.message.created.v1", Payload: []byte(`{"id":"x"}`), CreatedAt: now, Recipients: []string{sender}}}})
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pt.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,11 +121,131 @@ func TestSendBatchPlans(t *testing.T) {
 	}
 }
 
-func newUUID(t *testing.T, ctx context.Context, q pgx.Tx) string {
+func newUUID(t *testing.T, ctx context.Context, q *pgx.Conn) string {
 	t.Helper()
 	var id string
 	if err := q.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// InSendTx ends every transaction it began: committed by WriteSends,
+// committed when nothing was written, rolled back when fn fails or a
+// statement of the write fails; the conversation locks are released and
+// nothing of a failed write is stored.
+func TestInSendTxEndsTheTransaction(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t, "chat", migrations.FS())
+	store := NewStore(pool)
+	ctx := context.Background()
+	const (
+		conv   = "0192f2d4-4c9e-7b7a-9d4e-5f1a2b3c4d5f"
+		sender = "0192f2d4-0000-7000-8000-000000000002"
+	)
+	seedGroup(t, pool, conv, sender)
+	lookup := chat.SendLookup{ConversationIDs: []string{conv}}
+	// unlocked fails unless the conversation row can be locked at once.
+	unlocked := func(step string) {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE NOWAIT`, conv); err != nil {
+			t.Fatalf("%s: conversation still locked: %v", step, err)
+		}
+	}
+	messages := func() int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write := func(tx chat.SendTx, seq int64, clientMsgID string) error {
+		now := time.Now().UTC()
+		var id string
+		if err := pool.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return tx.WriteSends(ctx, []chat.SeqBump{{ConversationID: conv, LastSeq: seq, LastEventSeq: seq, LastActivityAt: now}},
+			[]chat.StoredSend{{Ctx: ctx, Message: chat.Message{ID: id, ConversationID: conv, Seq: seq, EventSeq: seq, SenderID: sender,
+				ClientMsgID: clientMsgID, Body: "hi", CreatedAt: now}, Event: chat.Event{ConversationID: conv, EventSeq: seq,
+				Type: "chat.message.created.v1", Payload: []byte(`{}`), CreatedAt: now, Recipients: []string{}}}})
+	}
+
+	boom := errors.New("boom")
+	if err := store.InSendTx(ctx, func(tx chat.SendTx) error {
+		if _, err := tx.LockForSends(ctx, lookup); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("InSendTx = %v, want fn's error", err)
+	}
+	unlocked("after fn failed")
+
+	if err := store.InSendTx(ctx, func(tx chat.SendTx) error {
+		_, err := tx.LockForSends(ctx, lookup)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	unlocked("after nothing was written")
+
+	if err := store.InSendTx(ctx, func(tx chat.SendTx) error {
+		if _, err := tx.LockForSends(ctx, lookup); err != nil {
+			return err
+		}
+		return write(tx, 1, "a")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	unlocked("after a commit")
+	if n := messages(); n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
+	}
+
+	// The second write repeats the key: its insert fails, COMMIT is skipped.
+	err := store.InSendTx(ctx, func(tx chat.SendTx) error {
+		if _, err := tx.LockForSends(ctx, lookup); err != nil {
+			return err
+		}
+		return write(tx, 2, "a")
+	})
+	if err == nil {
+		t.Fatal("a duplicate key committed")
+	}
+	unlocked("after a failed write")
+	var lastSeq int64
+	if err := pool.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1`, conv).Scan(&lastSeq); err != nil {
+		t.Fatal(err)
+	}
+	if n := messages(); n != 1 || lastSeq != 1 {
+		t.Fatalf("after a failed write: %d messages, last_seq %d; want 1 and 1 (nothing of it kept)", n, lastSeq)
+	}
+	// Every connection went back to the pool idle or was closed.
+	for _, c := range pool.AcquireAllIdle(ctx) {
+		if s := c.Conn().PgConn().TxStatus(); s != 'I' {
+			t.Errorf("an idle connection in transaction state %q", s)
+		}
+		c.Release()
+	}
+}
+
+// seedGroup stores a group conversation with its creator as its one member.
+func seedGroup(t *testing.T, pool *pgxpool.Pool, conv, owner string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO conversations (id, kind, title, created_by, created_at, updated_at, last_activity_at)
+		VALUES ($1, 'group', 'g', $2, now(), now(), now())`, conv, owner); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', now())`,
+		conv, owner); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,7 +1,7 @@
 // Package postgres implements chat's Store, the user replica and presence on
 // PostgreSQL. Every method runs one or a few statements; transactions are
-// opened only by Store.InTx so that the use cases decide what commits
-// together.
+// opened only by Store.InTx and Store.InSendTx (a group commit's) so that
+// the use cases decide what commits together.
 package postgres
 
 import (
