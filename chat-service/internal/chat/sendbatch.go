@@ -33,11 +33,11 @@ const (
 
 // commitSends stores a batch of sends in one transaction of two round
 // trips: one begins it, locks the conversations and reads members, reply
-// targets and existing keys; one writes every row and commits. Sends refused by the domain
-// (not a member, unknown reply, flood control, duplicate key) are answered
-// without failing the others. If the transaction fails, every send that
-// was to be stored is retried in a transaction of its own, so a failing
-// statement fails only its own send.
+// targets and existing keys; one writes every row and commits. Sends
+// refused by the domain (not a member, unknown reply, flood control,
+// duplicate key) are answered without failing the others. If the
+// transaction fails, every send that was to be stored is retried in a
+// transaction of its own, so a failing statement fails only its own send.
 func (s *Service) commitSends(batch []*pendingSend) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
