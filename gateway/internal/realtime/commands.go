@@ -1,8 +1,10 @@
 package realtime
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -110,9 +112,11 @@ func (s *Server) onCommand(c *conn, event string, args []any) {
 		return
 	}
 	start := time.Now()
-	answer := func(res []any) {
-		res = withTraceID(res, tc.TraceID)
-		status, code := ackStatus(res), ackCode(res)
+	answer := func(res []any, h ackHead) {
+		if h.status >= 400 && h.traceID == "" {
+			res = withTraceID(res, tc.TraceID)
+		}
+		status, code := h.status, h.code
 		took := time.Since(start)
 		if s.commands != nil {
 			s.commands.Observe(event, code, took)
@@ -141,54 +145,94 @@ func (s *Server) onCommand(c *conn, event string, args []any) {
 		if s.shedCount != nil {
 			s.shedCount.Inc()
 		}
-		answer(shedAck(tc.TraceID))
+		res := shedAck(tc.TraceID)
+		answer(res, headOf(res))
 		return
 	}
 	s.link.Send(c.id.UserID, event, payload, s.opts.CommandTimeout, func(res []any) {
-		s.shed.done(time.Now(), ackCode(res) == link.CodeOverloaded)
-		answer(res)
+		h := headOf(res)
+		s.shed.done(time.Now(), h.code == link.CodeOverloaded)
+		answer(res, h)
 	})
+}
+
+// ackHead is what the gateway reads of an ack: its outcome. The ack
+// itself goes to the client as it came.
+type ackHead struct {
+	status  int    // 200 for {ok:true}, error.status of a failure, 0 for neither shape
+	code    string // "ok", error.code of a failure, "unknown" otherwise
+	traceID string // error.traceId of a failure
+}
+
+// wireAck is the shape of an ack's first argument; only these fields are
+// decoded from chat-service's JSON.
+type wireAck struct {
+	OK    bool         `json:"ok"`
+	Error *wireProblem `json:"error"`
+}
+
+type wireProblem struct {
+	Status  json.Number `json:"status"`
+	Code    string      `json:"code"`
+	TraceID string      `json:"traceId"`
+}
+
+// headOf reads the outcome of an ack: chat-service's arrive as JSON
+// (json.RawMessage, passed to the client untouched), the gateway's own as
+// plain maps.
+func headOf(res []any) ackHead {
+	h := ackHead{code: "unknown"}
+	if len(res) == 0 {
+		return h
+	}
+	var a wireAck
+	switch v := res[0].(type) {
+	case json.RawMessage:
+		if json.Unmarshal(v, &a) != nil {
+			return h
+		}
+	case map[string]any:
+		a.OK, _ = v["ok"].(bool)
+		if e, ok := v["error"].(map[string]any); ok {
+			a.Error = &wireProblem{}
+			switch n := e["status"].(type) {
+			case float64:
+				a.Error.Status = json.Number(strconv.FormatFloat(n, 'f', -1, 64))
+			case int:
+				a.Error.Status = json.Number(strconv.Itoa(n))
+			}
+			a.Error.Code, _ = e["code"].(string)
+			a.Error.TraceID, _ = e["traceId"].(string)
+		}
+	default:
+		return h
+	}
+	if a.OK {
+		return ackHead{status: http.StatusOK, code: "ok"}
+	}
+	if a.Error == nil {
+		return h
+	}
+	if n, err := a.Error.Status.Int64(); err == nil && n >= 100 && n <= 599 {
+		h.status = int(n)
+	}
+	if c := a.Error.Code; c != "" && len(c) <= 40 {
+		h.code = c
+	}
+	h.traceID = a.Error.TraceID
+	return h
 }
 
 // ackStatus is the error status of an {ok:false, error:{status}} ack, 200
 // for a successful one and 0 when it has neither shape.
-func ackStatus(res []any) int {
-	if len(res) == 0 {
-		return 0
-	}
-	m, _ := res[0].(map[string]any)
-	if ok, _ := m["ok"].(bool); ok {
-		return 200
-	}
-	e, _ := m["error"].(map[string]any)
-	switch v := e["status"].(type) {
-	case float64:
-		return int(v)
-	case int:
-		return v
-	}
-	return 0
-}
+func ackStatus(res []any) int { return headOf(res).status }
 
 // commandNames bound the command label of the metrics.
 var commandNames = link.Commands
 
 // ackCode is "ok" for a successful ack, the problem code of a failed one,
 // and "unknown" for an ack of neither shape: a bounded label value.
-func ackCode(res []any) string {
-	if len(res) == 0 {
-		return "unknown"
-	}
-	m, _ := res[0].(map[string]any)
-	if ok, _ := m["ok"].(bool); ok {
-		return "ok"
-	}
-	e, _ := m["error"].(map[string]any)
-	if code, _ := e["code"].(string); code != "" && len(code) <= 40 {
-		return code
-	}
-	return "unknown"
-}
+func ackCode(res []any) string { return headOf(res).code }
 
 // splitAck separates the ack callback (the last argument, when the client
 // asked for one) from the payload (the first argument).

@@ -98,11 +98,19 @@ func ackArgs(args json.RawMessage, err error) []any {
 	case err != nil:
 		return errorAck(http.StatusServiceUnavailable, "link_unavailable", "chat is unavailable; retry shortly")
 	}
-	var res []any
-	if json.Unmarshal(args, &res) != nil || len(res) == 0 {
+	// Each argument stays the JSON chat-service wrote: the Socket.IO
+	// encoder writes a json.RawMessage as it is, where decoding it into
+	// maps and encoding those again cost a map per object and a sort of
+	// its keys, for every ack.
+	var raw []json.RawMessage
+	if json.Unmarshal(args, &raw) != nil || len(raw) == 0 {
 		// An ack chat-service wrote that is not a JSON array of
 		// arguments breaks the link contract: a server-side failure.
 		return errorAck(http.StatusBadGateway, "bad_gateway", "chat answered malformed data")
+	}
+	res := make([]any, len(raw))
+	for i, r := range raw {
+		res[i] = r
 	}
 	return res
 }

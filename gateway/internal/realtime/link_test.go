@@ -93,13 +93,26 @@ func sendSync(l *Link, event string, payload map[string]any, timeout time.Durati
 }
 
 func errCode(res []any) string {
-	if len(res) == 0 {
-		return ""
-	}
-	m, _ := res[0].(map[string]any)
-	e, _ := m["error"].(map[string]any)
+	e, _ := ackObject(res)["error"].(map[string]any)
 	c, _ := e["code"].(string)
 	return c
+}
+
+// ackObject is the first argument of an ack as a JSON object: chat-service's
+// acks are passed on as JSON, the gateway's own are maps.
+func ackObject(res []any) map[string]any {
+	if len(res) == 0 {
+		return nil
+	}
+	switch v := res[0].(type) {
+	case map[string]any:
+		return v
+	case json.RawMessage:
+		var m map[string]any
+		_ = json.Unmarshal(v, &m)
+		return m
+	}
+	return nil
 }
 
 // linkRig is a Link to a fakeChat, running until the test ends.
@@ -137,7 +150,10 @@ func TestLink(t *testing.T) {
 
 	payload := map[string]any{"token": "user-token", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "data": map[string]any{"body": "hi"}}
 	res := sendSync(l, "message:send", payload, 5*time.Second)
-	m, _ := res[0].(map[string]any)
+	if _, raw := res[0].(json.RawMessage); !raw {
+		t.Errorf("ack argument is %T, want chat-service's JSON passed on untouched", res[0])
+	}
+	m := ackObject(res)
 	if m["ok"] != true {
 		t.Fatalf("ack %v, want chat-service's ok:true", res)
 	}

@@ -56,7 +56,11 @@ func withTraceID(res []any, traceID string) []any {
 	}
 	m, ok := res[0].(map[string]any)
 	if !ok {
-		return res
+		raw, isJSON := res[0].(json.RawMessage)
+		if !isJSON || json.Unmarshal(raw, &m) != nil || m == nil {
+			return res
+		}
+		res = append([]any{m}, res[1:]...)
 	}
 	e, ok := m["error"].(map[string]any)
 	if !ok {
