@@ -33,6 +33,7 @@ type params struct {
 	BaselineConns int           // baseline: pgx pool size, one worker per connection
 	BaselineFor   time.Duration
 	ShipLogs      bool // ship service logs to Elasticsearch, as `make up` does
+	Timeline      bool // print each fixed step second by second (BENCH_TIMELINE=1)
 }
 
 func loadParams(b *testing.B) params {
@@ -57,6 +58,7 @@ func loadParams(b *testing.B) params {
 		BaselineConns: envInt(b, "BENCH_BASELINE_CONNS", 32),
 		BaselineFor:   envDuration(b, "BENCH_BASELINE_FOR", 10*time.Second),
 		ShipLogs:      envInt(b, "BENCH_SHIP_LOGS", 1) != 0,
+		Timeline:      envInt(b, "BENCH_TIMELINE", 0) != 0,
 	}
 	if p.Conversations < 1 || p.Receivers < 1 || p.HotSenders < 1 || p.HotReceivers < 1 || p.BaselineConns < 1 ||
 		p.RampFactor <= 1 || p.RampFrom <= 0 || p.HotRampFrom <= 0 {

@@ -255,11 +255,31 @@ func (sc *scenario) fixed(b *testing.B, name string, rate float64, d time.Durati
 	profiled()
 	st := stats(r, name, rate, d, 0, r.Sent)
 	st.cpu, st.dups = cpu[0], r.Duplicates
+	if sc.p.Timeline {
+		printTimeline(r, name)
+	}
 	if c := sc.flood.ceiling(sc.senders); c > 0 && rate > c {
 		st.note = fmt.Sprintf("above the flood-control ceiling (%.0f msg/s): 429s expected", c)
 	}
 	sc.steps = append(sc.steps, st)
 	return st
+}
+
+// printTimeline prints a fixed step's latency second by second (by when
+// each message was due), to tell a steady tail from stalls.
+func printTimeline(r *runResult, name string) {
+	fmt.Printf("%s, second by second: ack p50/p99, delivery p50/p99, load client lag p99 (ms), failures\n", name)
+	for lo, sec := 0, 0; lo < r.Sent; sec++ {
+		hi := lo
+		for hi < r.Sent && r.Due[hi] < float64(sec+1)*1000 {
+			hi++
+		}
+		st := stats(r, "second", 0, time.Second, lo, hi)
+		at := time.UnixMilli(r.StartedAtMs).Add(time.Duration(sec) * time.Second).UTC().Format("15:04:05")
+		fmt.Printf("  %3d s (%s) %6.1f %6.1f %6.1f %6.1f %6.1f %d\n", sec, at, pct(st.ack, 0.50), pct(st.ack, 0.99),
+			pct(st.dlv, 0.50), pct(st.dlv, 0.99), pct(st.lag, 0.99), st.failed())
+		lo = hi
+	}
 }
 
 // warmUp opens pools and connections; any failure here is a broken stack.
