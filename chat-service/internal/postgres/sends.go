@@ -121,15 +121,22 @@ func (t *sendTx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.Send
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT conversation_id::text, user_id::text FROM members
-		WHERE conversation_id = ANY($1::text[]::uuid[]) AND removed_at IS NULL ORDER BY conversation_id, user_id`,
+	// Former members are skipped here, not by the query: with removed_at
+	// in the WHERE clause, the generic plan a connection caches while the
+	// table is new scanned the partial index members_by_user (every current
+	// member) and filtered it (0.225 ms a batch with 400 members, growing
+	// with the table). On conversation_id alone the only index is the
+	// primary key.
+	b.Queue(`SELECT conversation_id::text, user_id::text, removed_at IS NULL FROM members
+		WHERE conversation_id = ANY($1::text[]::uuid[]) ORDER BY conversation_id, user_id`,
 		q.ConversationIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var conv, user string
-			if err := rows.Scan(&conv, &user); err != nil {
+			var current bool
+			if err := rows.Scan(&conv, &user, &current); err != nil {
 				return err
 			}
-			if c, ok := st.Conversations[conv]; ok {
+			if c, ok := st.Conversations[conv]; ok && current {
 				c.Members = append(c.Members, user)
 				st.Conversations[conv] = c
 			}
@@ -220,9 +227,14 @@ func (t *sendTx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []c
 	}
 	b := &pgx.Batch{}
 	b.Queue(setGenericPlans)
+	// c.id = ANY($1) repeats the join condition as an index condition: the
+	// generic plan a connection caches while conversations is new is then a
+	// primary-key lookup, where the join alone was a hash join over a
+	// sequential scan of the whole table, for as long as the connection
+	// lived (2.3 ms a batch at 20,000 conversations).
 	b.Queue(`UPDATE conversations c SET last_seq = u.seq, last_event_seq = u.event_seq, last_activity_at = u.at
 		FROM unnest($1::text[]::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, seq, event_seq, at)
-		WHERE c.id = u.id`, bIDs, bSeqs, bEventSeqs, bAt)
+		WHERE c.id = u.id AND c.id = ANY($1::text[]::uuid[])`, bIDs, bSeqs, bEventSeqs, bAt)
 	b.Queue(`INSERT INTO messages (id, conversation_id, seq, event_seq, sender_id, client_msg_id, body, reply_to_id, created_at)
 		SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::bigint[], $4::bigint[], $5::text[]::uuid[], $6::text[], $7::text[], $8::text[]::uuid[], $9::timestamptz[])`,
 		ids, convs, seqs, eventSeqs, senders, cids, bodies, replies, created)

@@ -29,6 +29,11 @@ func TestSendBatchPlans(t *testing.T) {
 		sender = "0192f2d4-0000-7000-8000-000000000001"
 	)
 	seedGroup(t, pool, conv, sender)
+	// A former member, whom the batch must not count.
+	if _, err := pool.Exec(ctx, `INSERT INTO members (conversation_id, user_id, role, joined_at, removed_at)
+		VALUES ($1, '0192f2d4-0000-7000-8000-0000000000ff', 'member', now(), now())`, conv); err != nil {
+		t.Fatal(err)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +100,7 @@ func TestSendBatchPlans(t *testing.T) {
 		generic bool
 	}{
 		{"SELECT id::text, last_seq, last_event_seq FROM conversations", true},
-		{"SELECT conversation_id::text, user_id::text FROM members", true},
+		{"SELECT conversation_id::text, user_id::text, removed_at IS NULL FROM members", true},
 		{"SELECT id::text, conversation_id::text FROM messages", false},
 		{"SELECT m.sender_id::text, m.client_msg_id FROM unnest", false},
 		{"UPDATE conversations c SET last_seq", true},
@@ -117,6 +122,66 @@ func TestSendBatchPlans(t *testing.T) {
 			t.Errorf("%s…: %d generic and %d custom plans, want one generic plan reused", w.prefix, got.generic, got.custom)
 		case !w.generic && (got.custom < batches-1 || got.generic != 0):
 			t.Errorf("%s…: %d generic and %d custom plans, want a custom plan every time", w.prefix, got.generic, got.custom)
+		}
+	}
+	checkGenericPlansUseKeys(t, conn.Conn(), conv)
+}
+
+// checkGenericPlansUseKeys explains the generic plans the connection has
+// cached for the send batch's statements on conversations and members.
+// They were planned while the tables were new (one row, never analysed)
+// and are kept for the connection's life, so they must reach rows by
+// primary key: a sequential scan, or the partial index of current members,
+// costs more with every conversation and member added.
+func checkGenericPlansUseKeys(t *testing.T, conn *pgx.Conn, conv string) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := conn.Query(ctx, `SELECT name, statement, parameter_types::text[] FROM pg_prepared_statements
+		WHERE generic_plans > 0 AND (statement ~ 'FROM (conversations|members)' OR statement ~ '^\s*UPDATE conversations')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type prepared struct {
+		name, stmt string
+		params     []string
+	}
+	stmts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (prepared, error) {
+		var p prepared
+		err := r.Scan(&p.name, &p.stmt, &p.params)
+		return p, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts) != 3 {
+		t.Fatalf("%d generic statements on conversations and members prepared, want 3 (lock, members, update)", len(stmts))
+	}
+	sample := map[string]string{
+		"text[]": "'{" + conv + "}'", "bigint[]": "'{1}'", "timestamp with time zone[]": "'{2026-01-01T00:00:00Z}'",
+	}
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `RESET plan_cache_mode`)
+	for _, p := range stmts {
+		args := make([]string, len(p.params))
+		for i, typ := range p.params {
+			if args[i] = sample[typ]; args[i] == "" {
+				t.Fatalf("no sample argument of type %s for %s", typ, p.stmt)
+			}
+		}
+		lines, err := conn.Query(ctx, `EXPLAIN (FORMAT TEXT, COSTS OFF) EXECUTE `+p.name+`(`+strings.Join(args, ", ")+`)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := pgx.CollectRows(lines, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := strings.Join(text, "\n")
+		if strings.Contains(full, "Seq Scan on conversations") || strings.Contains(full, "Seq Scan on members") ||
+			strings.Contains(full, "members_by_user") {
+			t.Errorf("generic plan of %s\nscans the table, not its primary key:\n%s", strings.Join(strings.Fields(p.stmt), " "), full)
 		}
 	}
 }
