@@ -71,18 +71,25 @@ func (s *Store) InSendTx(ctx context.Context, fn func(chat.SendTx) error) error 
 // arguments each time (custom plans) was a sixth of PostgreSQL's time on
 // the send path, more than executing most of them; a prepared statement's
 // generic plan is made once per connection and kept until the tables it
-// reads are analyzed again. That is safe for a statement whose best plan
-// does not change as its tables grow: the inserts read no table, and
-// conversations and members grow slowly and are analyzed often (every send
-// updates conversations). It is not for the reads of messages: a generic
-// plan cached while messages was small (a fresh database) kept sequential
-// scans until the next ANALYZE, and at 1,000 messages a second that is a
-// minute of tens of thousands of rows: the clientMsgId lookup took 1.0–1.4
-// ms a batch instead of 0.08. Those are planned for their arguments.
-// SET LOCAL ends with the transaction, so the connection's other
-// statements are planned as PostgreSQL chooses (auto).
+// reads are analyzed again. The inserts read no table; the lock, the
+// members read and the conversation update keep a generic plan.
+//
+// A generic plan is only as good as the statistics of its moment, and on
+// a new database those say the tables are tiny, where a sequential scan is
+// the cheapest plan; the plan then stays while the tables grow, until the
+// next ANALYZE, which for members may be long in coming. So the batch
+// turns sequential scans off (enable_seqscan) for its transaction: every
+// statement reaches its rows through an index whatever the statistics say,
+// and TestSendBatchPlans checks the cached plans of a new database.
+//
+// The reads of messages are still planned for their arguments: messages
+// grows by tens of thousands of rows between two ANALYZEs, and the
+// clientMsgId lookup's generic plan took 1.0–1.4 ms a batch instead of
+// 0.08 on a new database. set_config(…, true) is SET LOCAL: it ends with the
+// transaction, so the connection's other statements are planned as
+// PostgreSQL chooses.
 const (
-	setGenericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
+	setGenericPlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
 	setCustomPlans  = `SET LOCAL plan_cache_mode = force_custom_plan`
 )
 
@@ -122,11 +129,11 @@ func (t *sendTx) LockForSends(ctx context.Context, q chat.SendLookup) (chat.Send
 		return rows.Err()
 	})
 	// Former members are skipped here, not by the query: with removed_at
-	// in the WHERE clause, the generic plan a connection caches while the
-	// table is new scanned the partial index members_by_user (every current
-	// member) and filtered it (0.225 ms a batch with 400 members, growing
-	// with the table). On conversation_id alone the only index is the
-	// primary key.
+	// in the WHERE clause, the generic plan cached on a new database
+	// scanned the partial index members_by_user (every current member) and
+	// filtered it: 0.225 ms a batch with 400 members, the batch's costliest
+	// statement, growing with the table. On conversation_id alone the only
+	// index is the primary key.
 	b.Queue(`SELECT conversation_id::text, user_id::text, removed_at IS NULL FROM members
 		WHERE conversation_id = ANY($1::text[]::uuid[]) ORDER BY conversation_id, user_id`,
 		q.ConversationIDs).Query(func(rows pgx.Rows) error {
@@ -227,11 +234,11 @@ func (t *sendTx) WriteSends(ctx context.Context, bumps []chat.SeqBump, sends []c
 	}
 	b := &pgx.Batch{}
 	b.Queue(setGenericPlans)
-	// c.id = ANY($1) repeats the join condition as an index condition: the
-	// generic plan a connection caches while conversations is new is then a
-	// primary-key lookup, where the join alone was a hash join over a
-	// sequential scan of the whole table, for as long as the connection
-	// lived (2.3 ms a batch at 20,000 conversations).
+	// c.id = ANY($1) repeats the join condition as an index condition, so
+	// the generic plan looks the conversations up by primary key. The join
+	// alone was planned on a new database as a hash join over a sequential
+	// scan of the whole table (2.3 ms a batch at 20,000 conversations), and
+	// without sequential scans it could still read the whole primary key.
 	b.Queue(`UPDATE conversations c SET last_seq = u.seq, last_event_seq = u.event_seq, last_activity_at = u.at
 		FROM unnest($1::text[]::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, seq, event_seq, at)
 		WHERE c.id = u.id AND c.id = ANY($1::text[]::uuid[])`, bIDs, bSeqs, bEventSeqs, bAt)
