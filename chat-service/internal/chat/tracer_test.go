@@ -46,7 +46,7 @@ func (e *env) counted(t testing.TB, cfg chat.Config) (*chat.Service, *statements
 
 // TestOneSendIsOneBatch pins the statements of a lone send: a transaction
 // of two pipelined round trips (BEGIN, lock and read; write and COMMIT),
-// 13 statements, of which three set how the others are planned and the
+// 11 statements, of which one sets how the others are planned and the
 // reply lookup is left out (the send replies to nothing). More statements
 // or round trips per send is a regression of the message path's main cost.
 func TestOneSendIsOneBatch(t *testing.T) {
@@ -61,7 +61,7 @@ func TestOneSendIsOneBatch(t *testing.T) {
 	if got, want := n.trips.Load(), int64(2); got != want {
 		t.Errorf("round trips for one send = %d, want %d", got, want)
 	}
-	if got, want := n.stmts.Load(), int64(13); got != want {
+	if got, want := n.stmts.Load(), int64(11); got != want {
 		t.Errorf("statements for one send = %d, want %d", got, want)
 	}
 }
