@@ -15,9 +15,11 @@ import (
 )
 
 // profileDir is BENCH_PROFILE: when set, every fixed step also takes a CPU
-// profile of the stack's first gateway and first chat-service from their
-// ops addresses (net/http/pprof) for the step's length, saved there as
-// <scenario>-<step>-<service>.pprof (read with `go tool pprof -top`).
+// profile and an allocation profile (what was allocated during the step)
+// of the stack's first gateway and first chat-service from their ops
+// addresses (net/http/pprof) for the step's length, saved there as
+// <scenario>-<step>-<service>.pprof and ….allocs.pprof (read with `go tool
+// pprof -top`, add -sample_index=alloc_space for the bytes allocated).
 func profileDir() string { return os.Getenv("BENCH_PROFILE") }
 
 // profileStep starts the profiles of one step and returns a function that
@@ -33,19 +35,23 @@ func profileStep(b *testing.B, s *harness.Stack, scenario, step string, d time.D
 	secs := max(1, int(d.Seconds()))
 	var wg sync.WaitGroup
 	for name, p := range map[string]*harness.Process{"gateway": s.Gateways[0], "chat-service": s.Chats[0]} {
-		file := filepath.Join(dir, strings.ReplaceAll(fmt.Sprintf("%s-%s-%s.pprof", scenario, step, name), " ", "_"))
-		wg.Go(func() {
-			if err := fetchProfile(p.OpsURL(), secs, file); err != nil {
-				b.Errorf("profile %s: %v", file, err)
-			}
-		})
+		base := filepath.Join(dir, strings.ReplaceAll(fmt.Sprintf("%s-%s-%s", scenario, step, name), " ", "_"))
+		for kind, file := range map[string]string{"profile": base + ".pprof", "allocs": base + ".allocs.pprof"} {
+			wg.Go(func() {
+				if err := fetchProfile(p.OpsURL(), kind, secs, file); err != nil {
+					b.Errorf("profile %s: %v", file, err)
+				}
+			})
+		}
 	}
 	return wg.Wait
 }
 
-func fetchProfile(ops string, secs int, file string) error {
+// fetchProfile saves the profile of kind (profile for CPU, allocs) taken
+// over secs seconds.
+func fetchProfile(ops, kind string, secs int, file string) error {
 	c := http.Client{Timeout: time.Duration(secs+30) * time.Second}
-	resp, err := c.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", ops, secs))
+	resp, err := c.Get(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", ops, kind, secs))
 	if err != nil {
 		return err
 	}
