@@ -11,7 +11,6 @@ import (
 
 	"github.com/parleychat/parley/gateway/internal/chatlink"
 	"github.com/parleychat/parley/gateway/internal/session"
-	"github.com/parleychat/parley/shared/link"
 	"github.com/parleychat/parley/shared/token"
 )
 
@@ -75,17 +74,23 @@ func (l *Link) Send(userID, event string, payload map[string]any, timeout time.D
 	})
 }
 
-// envelope encodes a command's payload as the link contract's envelope.
+// envelope encodes a command's payload as the link contract's envelope,
+// field by field in link.Envelope's order. The data is encoded once:
+// marshalling a link.Envelope would scan the encoded data again to
+// compact its json.RawMessage.
 func envelope(payload map[string]any) (json.RawMessage, error) {
-	env := link.Envelope{}
-	env.Token, _ = payload["token"].(string)
-	env.Traceparent, _ = payload["traceparent"].(string)
+	tok, _ := payload["token"].(string)
+	tp, _ := payload["traceparent"].(string)
 	data, err := json.Marshal(payload["data"])
 	if err != nil {
 		return nil, err
 	}
-	env.Data = data
-	return json.Marshal(env)
+	qt, _ := json.Marshal(tok) // strings always encode
+	qp, _ := json.Marshal(tp)
+	out := make([]byte, 0, len(qt)+len(qp)+len(data)+len(`{"token":,"traceparent":,"data":}`))
+	out = append(append(append(out, `{"token":`...), qt...), `,"traceparent":`...)
+	out = append(append(append(out, qp...), `,"data":`...), data...)
+	return append(out, '}'), nil
 }
 
 // ackArgs turns chat-service's answer into the arguments of the client's

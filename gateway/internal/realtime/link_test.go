@@ -213,3 +213,22 @@ func describe(args []any) string {
 	}
 	return "unknown"
 }
+
+// envelope writes exactly what encoding a link.Envelope writes.
+func TestEnvelopeEncodesTheLinkContract(t *testing.T) {
+	for _, data := range []any{
+		map[string]any{"body": "hi <b>&\u2028", "conversationId": "c1"},
+		nil, "text", []any{1.5, true},
+	} {
+		payload := map[string]any{"token": "a.b-c_d", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "data": data}
+		got, err := envelope(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(data)
+		want, _ := json.Marshal(link.Envelope{Token: "a.b-c_d", Traceparent: payload["traceparent"].(string), Data: raw})
+		if string(got) != string(want) {
+			t.Errorf("envelope = %s, want %s", got, want)
+		}
+	}
+}
