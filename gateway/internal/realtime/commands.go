@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -113,7 +112,7 @@ func (s *Server) onCommand(c *conn, event string, args []any) {
 	}
 	start := time.Now()
 	answer := func(res []any, h ackHead) {
-		if h.status >= 400 && h.traceID == "" {
+		if h.code != "ok" && h.traceID == "" {
 			res = withTraceID(res, tc.TraceID)
 		}
 		status, code := h.status, h.code
@@ -185,26 +184,13 @@ func headOf(res []any) ackHead {
 	if len(res) == 0 {
 		return h
 	}
+	raw, isJSON := res[0].(json.RawMessage)
+	if m, isMap := res[0].(map[string]any); isMap {
+		raw, _ = json.Marshal(m) // the gateway's own acks, a few small fields
+		isJSON = true
+	}
 	var a wireAck
-	switch v := res[0].(type) {
-	case json.RawMessage:
-		if json.Unmarshal(v, &a) != nil {
-			return h
-		}
-	case map[string]any:
-		a.OK, _ = v["ok"].(bool)
-		if e, ok := v["error"].(map[string]any); ok {
-			a.Error = &wireProblem{}
-			switch n := e["status"].(type) {
-			case float64:
-				a.Error.Status = json.Number(strconv.FormatFloat(n, 'f', -1, 64))
-			case int:
-				a.Error.Status = json.Number(strconv.Itoa(n))
-			}
-			a.Error.Code, _ = e["code"].(string)
-			a.Error.TraceID, _ = e["traceId"].(string)
-		}
-	default:
+	if !isJSON || json.Unmarshal(raw, &a) != nil {
 		return h
 	}
 	if a.OK {
