@@ -16,6 +16,7 @@ func TestSharedSchemasAreIncludedVerbatim(t *testing.T) {
 	}{
 		{"00001_chat.sql", outbox.Schema, "outbox.Schema"},
 		{"00002_processed_events.sql", outbox.ProcessedSchema, "outbox.ProcessedSchema"},
+		{"00007_outbox_published.sql", outbox.PublishedSchema, "outbox.PublishedSchema"},
 	}
 	for _, tc := range cases {
 		raw, err := fs.ReadFile(FS(), tc.file)

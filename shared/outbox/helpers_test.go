@@ -44,7 +44,7 @@ func newDB(t *testing.T) *pgxpool.Pool {
 	pool := pgtest.New(t, "outbox_test", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := pool.Exec(ctx, outbox.Schema); err != nil {
+	if _, err := pool.Exec(ctx, outbox.Schema+outbox.PublishedSchema); err != nil {
 		t.Fatalf("create outbox table: %v", err)
 	}
 	return pool

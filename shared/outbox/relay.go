@@ -71,9 +71,10 @@ type RelayStats struct {
 // Exactly one relay per database is active at a time: the one holding the
 // advisory lock on its own connection. It wakes on NOTIFY from Enqueue (so
 // a committed event is published within milliseconds) and polls as a
-// fallback, publishes a batch with confirms, and stamps published_at on the
-// rows the broker confirmed. Rows are never deleted before they are
-// published; published rows are pruned after Retention.
+// fallback, publishes a batch with confirms, and moves the rows the broker
+// confirmed to outbox_published, stamped with published_at. Rows are never
+// deleted before they are published; published rows are pruned after
+// Retention.
 //
 // Ordering: rows are published in seq order on one channel, so the events
 // of one aggregate arrive in order, and after a broker outage publishing
@@ -86,7 +87,7 @@ type RelayStats struct {
 // Unroutable events: the exchanges relays publish to (rabbit.OutboxExchanges)
 // have the rabbit.Unrouted alternate exchange, so an event no queue is
 // bound for is confirmed into the parley.unrouted queue, where it waits for
-// an operator, and its row is marked published like any other. A row the
+// an operator, and its row is moved out as published like any other. A row the
 // broker still returns as unroutable means the topology is wrong (an
 // exchange without its alternate exchange): the row stays unpublished, is
 // logged at error level, and is held back for ReturnedRetry before it is
@@ -189,8 +190,19 @@ func (r *Relay) Run(ctx context.Context) {
 const readUnpublished = `SELECT seq, id::text, exchange, routing_key, payload::text, coalesce(payload->>'traceparent', '') FROM outbox
 	WHERE published_at IS NULL AND NOT seq = ANY($2) ORDER BY seq LIMIT $1`
 
-// markPublished marks the rows whose events the broker confirmed.
-const markPublished = `UPDATE outbox SET published_at = now() WHERE seq = ANY($1)`
+// markPublished moves the rows whose events the broker confirmed to
+// outbox_published (PublishedSchema), stamped with the time.
+const markPublished = `WITH done AS (
+		DELETE FROM outbox WHERE seq = ANY($1)
+		RETURNING seq, id, exchange, routing_key, aggregate_id, payload, created_at)
+	INSERT INTO outbox_published (seq, id, exchange, routing_key, aggregate_id, payload, created_at, published_at)
+	SELECT seq, id, exchange, routing_key, aggregate_id, payload, created_at, now() FROM done`
+
+// pruneOutbox deletes published rows older than $1: those moved out, and
+// those a relay of an earlier version marked in place in outbox.
+const pruneOutbox = `WITH moved AS (DELETE FROM outbox_published WHERE published_at < $1 RETURNING 1),
+		marked AS (DELETE FROM outbox WHERE published_at < $1 RETURNING 1)
+	SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM marked)`
 
 // relayConnConfig is the pool's connection configuration with each
 // statement planned once (plan_cache_mode=force_generic_plan) and without
@@ -204,8 +216,10 @@ const markPublished = `UPDATE outbox SET published_at = now() WHERE seq = ANY($1
 // rows then scanned the whole table (1.7–2.5 ms a batch under load) until
 // the next ANALYZE. Without sequential scans every statement reaches its
 // rows through an index whatever the statistics say: the primary key to
-// mark rows, the partial index of unpublished rows (in seq order) to read
-// them. Pruning has no index to use and scans, as it must.
+// move rows out, the partial index of unpublished rows (in seq order) to
+// read them, the BRIN index of outbox_published to prune it. Pruning
+// outbox itself (rows marked in place by an earlier version) scans it,
+// which is cheap now that it holds only the backlog.
 func relayConnConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	cfg := base.Copy()
 	for k, v := range map[string]string{planCacheMode: "force_generic_plan", "enable_seqscan": "off"} {
@@ -391,11 +405,11 @@ func traceID(payload []byte) string {
 
 // prune deletes rows published more than Retention ago.
 func (r *Relay) prune(ctx context.Context, conn *pgx.Conn) error {
-	tag, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < $1`, time.Now().Add(-r.opts.Retention))
-	if err != nil {
+	var n int64
+	if err := conn.QueryRow(ctx, pruneOutbox, time.Now().Add(-r.opts.Retention)).Scan(&n); err != nil {
 		return fmt.Errorf("prune outbox: %w", err)
 	}
-	r.pruned.Add(uint64(tag.RowsAffected()))
+	r.pruned.Add(uint64(n))
 	return nil
 }
 

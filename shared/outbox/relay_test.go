@@ -87,6 +87,26 @@ func TestRelayPublishesInOrderAndMarksRows(t *testing.T) {
 		}
 	}
 	waitFor(t, "all rows marked published", func() bool { return countUnpublished(t, pool) == 0 })
+	// Published rows leave outbox for outbox_published, whole and stamped.
+	var inOutbox, moved, stamped int
+	var seqs []int64
+	if err := pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM outbox),
+		(SELECT count(*) FROM outbox_published p JOIN unnest($1::uuid[]) i(id) USING (id)
+			WHERE p.exchange = $2 AND p.routing_key = 'test.counted.v1' AND p.aggregate_id = 'agg-1'
+			AND p.payload->>'id' = p.id::text AND p.published_at >= p.created_at),
+		(SELECT count(*) FROM outbox_published WHERE published_at IS NOT NULL),
+		(SELECT array_agg(seq ORDER BY published_at, seq) FROM outbox_published)`, ids, ex).Scan(&inOutbox, &moved, &stamped, &seqs); err != nil {
+		t.Fatal(err)
+	}
+	if inOutbox != 0 || moved != len(ids) || stamped != len(ids) {
+		t.Errorf("outbox holds %d rows and outbox_published %d of the %d events (%d stamped); want 0 and all of them",
+			inOutbox, moved, len(ids), stamped)
+	}
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Fatalf("outbox_published seq %d after %d: rows were not moved in publishing order", seqs[i], seqs[i-1])
+		}
+	}
 }
 
 func TestRelayWakesOnNotify(t *testing.T) {
@@ -309,8 +329,14 @@ func TestRelayPrunesOnlyPublishedRows(t *testing.T) {
 	conn := dial(t)
 	ex, _, _ := tempRoute(t)
 	ctx := context.Background()
-	// An old published row (pruned) and an old unpublished one (kept until
-	// published, whatever its age).
+	// An old published row (pruned), one an earlier version of the relay
+	// marked in place (pruned too), a published row within Retention (kept)
+	// and an old unpublished one (kept until published, whatever its age).
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox_published (seq, id, exchange, routing_key, aggregate_id, payload, created_at, published_at)
+		VALUES (1, gen_random_uuid(), $1, 'old.v1', 'a', '{}', now() - interval '3 hours', now() - interval '2 hours'),
+			(2, gen_random_uuid(), $1, 'old.v1', 'a', '{}', now() - interval '40 minutes', now() - interval '30 minutes')`, ex); err != nil {
+		t.Fatal(err)
+	}
 	for _, published := range []string{"now() - interval '2 hours'", "NULL"} {
 		if _, err := pool.Exec(ctx, `INSERT INTO outbox (id, exchange, routing_key, aggregate_id, payload, created_at, published_at)
 			VALUES (gen_random_uuid(), $1, 'old.v1', 'a', '{}', now() - interval '3 hours', `+published+`)`, ex); err != nil {
@@ -320,13 +346,13 @@ func TestRelayPrunesOnlyPublishedRows(t *testing.T) {
 	r := outbox.NewRelay(pool, conn.Publisher(), testLogger(t), outbox.RelayOptions{Retention: time.Hour})
 	runRelay(t, r)
 	waitFor(t, "old row published", func() bool { return countUnpublished(t, pool) == 0 })
-	waitFor(t, "old published row pruned", func() bool { return r.Stats().Pruned == 1 })
-	var left int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&left); err != nil {
+	waitFor(t, "old published rows pruned", func() bool { return r.Stats().Pruned == 2 })
+	var inOutbox, kept int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM outbox_published)`).Scan(&inOutbox, &kept); err != nil {
 		t.Fatal(err)
 	}
-	if left != 1 {
-		t.Errorf("%d rows left, want 1 (the old row published just now)", left)
+	if inOutbox != 0 || kept != 2 {
+		t.Errorf("%d rows left in outbox and %d in outbox_published, want 0 and 2 (the recent one, the old row published just now)", inOutbox, kept)
 	}
 }
 

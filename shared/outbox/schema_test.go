@@ -45,16 +45,16 @@ func tableShape(t *testing.T, pool *pgxpool.Pool, table string) []string {
 // than in a relay at run time.
 func TestServiceMigrationsCreateTheSharedTables(t *testing.T) {
 	want := pgtest.New(t, "outbox_schema", nil)
-	if _, err := want.Exec(context.Background(), outbox.Schema+outbox.ProcessedSchema); err != nil {
+	if _, err := want.Exec(context.Background(), outbox.Schema+outbox.PublishedSchema+outbox.ProcessedSchema); err != nil {
 		t.Fatalf("apply shared definitions: %v", err)
 	}
 	cases := []struct {
 		service string
 		tables  []string
 	}{
-		{"auth-service", []string{"outbox"}},
-		{"user-service", []string{"outbox", "processed_events"}},
-		{"chat-service", []string{"outbox", "processed_events"}},
+		{"auth-service", []string{"outbox", "outbox_published"}},
+		{"user-service", []string{"outbox", "outbox_published", "processed_events"}},
+		{"chat-service", []string{"outbox", "outbox_published", "processed_events"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.service, func(t *testing.T) {

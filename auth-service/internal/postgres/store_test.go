@@ -313,6 +313,13 @@ func TestMigrationCarriesTheSharedOutboxSchema(t *testing.T) {
 	if !strings.Contains(string(sql), strings.TrimSpace(outbox.Schema)) {
 		t.Error("migrations/00001_init.sql does not contain outbox.Schema verbatim")
 	}
+	sql, err = os.ReadFile("../../migrations/00002_outbox_published.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(sql), strings.TrimSpace(outbox.PublishedSchema)) {
+		t.Error("migrations/00002_outbox_published.sql does not contain outbox.PublishedSchema verbatim")
+	}
 }
 
 func count(t *testing.T, pool *pgxpool.Pool, q string) int {
