@@ -89,7 +89,8 @@ func TestRelayConnectionPlansOnceForAnyOutboxSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := strings.Join(lines, "\n"); strings.Contains(p, c.forbid) || !strings.Contains(p, c.want) {
+		// A "JIT:" section means the statement is compiled each run.
+		if p := strings.Join(lines, "\n"); strings.Contains(p, c.forbid) || strings.Contains(p, "JIT:") || !strings.Contains(p, c.want) {
 			t.Errorf("%s, planned on a new outbox, after it grew to 50,000 rows: want an index scan of %s, got\n%s", c.explain, c.want, p)
 		}
 	}
