@@ -138,7 +138,7 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	if o.Metrics != nil {
 		s.commands = metrics.NewCommands(o.Metrics, commandNames)
 		s.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_deliveries_total", Help: "Events from the delivery queue by outcome (emitted, not_here, duplicate, failed), and slow_client_cut: sockets cut off with deliveries still queued.",
+			Name: "parley_deliveries_total", Help: "Events from the delivery queue by outcome (emitted, not_here, duplicate), and slow_client_cut: sockets cut off with deliveries still queued.",
 		}, []string{"outcome"})
 		o.Metrics.MustRegister(s.deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_sockets_connected", Help: "Client sockets connected to this gateway instance.",
