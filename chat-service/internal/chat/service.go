@@ -54,7 +54,7 @@ var DefaultConfig = Config{
 	TypingRate:        2,
 	TypingBurst:       5,
 	SyncEventCap:      500,
-	SendLatencyTarget: 150 * time.Millisecond,
+	SendLatencyTarget: 100 * time.Millisecond,
 	SyncTotalCap:      5000,
 	UnknownUserWait:   2 * time.Second,
 }

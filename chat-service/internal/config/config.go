@@ -63,7 +63,7 @@ type Config struct {
 	// over that number are refused at once with 503 overloaded and a retry
 	// hint. 0 turns the adaptive limit off (only the queue's length bounds
 	// sends).
-	SendLatencyTarget time.Duration `env:"SEND_LATENCY_TARGET" envDefault:"150ms"`
+	SendLatencyTarget time.Duration `env:"SEND_LATENCY_TARGET" envDefault:"100ms"`
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map
