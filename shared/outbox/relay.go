@@ -218,7 +218,7 @@ const pruneOutbox = `WITH moved AS (DELETE FROM outbox_published WHERE published
 // the next ANALYZE. Without sequential scans every statement reaches its
 // rows through an index whatever the statistics say: the primary key to
 // move rows out, the partial index of unpublished rows (in seq order) to
-// read them, the BRIN index of outbox_published to prune it. Pruning
+// read them, the published_at index of outbox_published to prune it. Pruning
 // outbox itself (rows marked in place by an earlier version) scans it,
 // which is cheap now that it holds only the backlog. JIT is off (jit=off):
 // a disabled scan is costed so high that PostgreSQL compiled the prune

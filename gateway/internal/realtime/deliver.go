@@ -79,7 +79,10 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 	// each WebSocket a gorilla PreparedMessage, which allocates a 4 KB write
 	// buffer to build its frame, for every socket and event. A socket
 	// belongs to one user, so it gets one copy; a socket whose connection
-	// is no longer open is skipped, as Emit skips it.
+	// is no longer open is skipped, as Emit skips it. The library's
+	// connection state recovery, off in this server (clients catch up with
+	// sync), would not see these writes: Emit is what stores a packet for
+	// a reconnect.
 	var encoded packetsByNamespace
 	for _, sock := range socks {
 		c := sock.Client()

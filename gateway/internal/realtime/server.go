@@ -171,7 +171,9 @@ func New(auth Authenticator, link Commander, minter *session.Minter, log zerolog
 	opts.SetAllowRequest(s.allowRequest)
 	opts.SetCors(&types.Cors{Origin: o.AllowedOrigins, Credentials: true})
 	// Socket.IO's own session cookie (sticky sessions) is not needed: any
-	// instance serves any user.
+	// instance serves any user. Connection state recovery stays off:
+	// clients catch up with sync, and deliveries are written as encoded
+	// packets (Deliver), which recovery would not store.
 	s.io = socket.NewServer(nil, opts)
 	s.io.Use(s.authenticate)
 	s.io.On("connection", func(args ...any) {
