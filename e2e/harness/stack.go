@@ -193,7 +193,7 @@ func (s *Stack) createDB(t testing.TB, serviceURL, role string) string {
 	t.Helper()
 	name := fmt.Sprintf("e2e_%s_%s", s.ID, role)
 	// The admin role may hand a database to a service role only as a member of it.
-	s.adminExec(t, fmt.Sprintf(`GRANT %s TO CURRENT_USER`, pgx.Identifier{role}.Sanitize()))
+	s.adminExec(t, grantMembership(role))
 	s.adminExec(t, fmt.Sprintf(`CREATE DATABASE %s OWNER %s`, name, pgx.Identifier{role}.Sanitize()))
 	// End the service role's sessions, then a plain DROP: WITH (FORCE)
 	// would also try to end an autovacuum worker, which the admin role may
@@ -208,6 +208,19 @@ func (s *Stack) createDB(t testing.TB, serviceURL, role string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// grantLockKey serializes grantMembership across test processes.
+const grantLockKey = 0x7061726c65790e2e // "parley" + e2e
+
+// grantMembership makes the admin role a member of role. Test binaries run
+// side by side, and two first GRANTs of the same membership at once race in
+// the catalog: one fails on pg_auth_members' unique index. Under a
+// transaction-scoped advisory lock (one simple-protocol query is one
+// transaction) the second GRANT starts after the first committed and finds
+// the membership there (a notice, not an error).
+func grantMembership(role string) string {
+	return fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d); GRANT %s TO CURRENT_USER`, grantLockKey, pgx.Identifier{role}.Sanitize())
 }
 
 func (s *Stack) adminExec(t testing.TB, sql string) {
