@@ -27,7 +27,9 @@ func TestGrantMembershipConcurrently(t *testing.T) {
 		if _, err := admin.Exec(ctx, `CREATE ROLE `+pgx.Identifier{role}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP ROLE IF EXISTS `+pgx.Identifier{role}.Sanitize()) })
+		t.Cleanup(func() {
+			_, _ = admin.Exec(context.Background(), `DROP ROLE IF EXISTS `+pgx.Identifier{role}.Sanitize())
+		})
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
 		for range 8 {
