@@ -21,14 +21,17 @@ func TestGrantMembershipConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
+	// Closed after the roles are dropped (cleanups run last first).
+	t.Cleanup(func() { _ = admin.Close(context.Background()) })
 	for round := range 20 {
 		role := fmt.Sprintf("e2e_grant_race_%d_%d", time.Now().UnixNano(), round)
 		if _, err := admin.Exec(ctx, `CREATE ROLE `+pgx.Identifier{role}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			_, _ = admin.Exec(context.Background(), `DROP ROLE IF EXISTS `+pgx.Identifier{role}.Sanitize())
+			if _, err := admin.Exec(context.Background(), `DROP ROLE IF EXISTS `+pgx.Identifier{role}.Sanitize()); err != nil {
+				t.Errorf("drop role %s: %v", role, err)
+			}
 		})
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
