@@ -83,7 +83,7 @@ func (s *Server) Deliver(_ context.Context, env events.Envelope) error {
 	// connection state recovery, off in this server (clients catch up with
 	// sync), would not see these writes: Emit is what stores a packet for
 	// a reconnect.
-	var encoded packetsByNamespace
+	encoded := packetsByNamespace{}
 	for _, sock := range socks {
 		c := sock.Client()
 		if c.Conn().ReadyState() != "open" {
@@ -134,30 +134,16 @@ func (s *Server) RequireSync(reason string) {
 	_ = s.io.Emit(EventSyncRequired, map[string]any{"reason": reason})
 }
 
-// packetsByNamespace encodes one event's Socket.IO packet once for each
-// namespace it is written to (the packet names its namespace); in practice
-// every socket is in "/".
-type packetsByNamespace struct {
-	nsp     string
-	packets []types.BufferInterface
-	others  map[string][]types.BufferInterface
-}
+// packetsByNamespace holds one event's Socket.IO packet, encoded once for
+// each namespace it is written to (the packet names its namespace; every
+// socket here is in "/").
+type packetsByNamespace map[string][]types.BufferInterface
 
-func (p *packetsByNamespace) of(nsp, event string, payload json.RawMessage) []types.BufferInterface {
-	if p.packets != nil && p.nsp == nsp {
-		return p.packets
+func (p packetsByNamespace) of(nsp, event string, payload json.RawMessage) []types.BufferInterface {
+	b, ok := p[nsp]
+	if !ok {
+		b = parser.NewEncoder().Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: []any{event, payload}})
+		p[nsp] = b
 	}
-	if b, ok := p.others[nsp]; ok {
-		return b
-	}
-	b := parser.NewEncoder().Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: []any{event, payload}})
-	if p.packets == nil {
-		p.nsp, p.packets = nsp, b
-		return b
-	}
-	if p.others == nil {
-		p.others = map[string][]types.BufferInterface{}
-	}
-	p.others[nsp] = b
 	return b
 }

@@ -9,7 +9,7 @@ import (
 // bytes to every socket: they must be the Socket.IO EVENT packet a
 // socket's own Emit would write, the payload passed through as it came.
 func TestPacketsByNamespaceEncodesOncePerNamespace(t *testing.T) {
-	var p packetsByNamespace
+	p := packetsByNamespace{}
 	payload := json.RawMessage(`{"id":"m1","body":"hi"}`)
 	root := p.of("/", "message:new", payload)
 	if len(root) != 1 || root[0].String() != `2["message:new",{"id":"m1","body":"hi"}]` {
