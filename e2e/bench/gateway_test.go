@@ -82,6 +82,12 @@ func BenchmarkGatewayPaths(b *testing.B) {
 		{"user-service", pidList(s.Users.Pid())},
 		{"postgres", func() []int { return postgresPids(pg, stackDBs(s)) }},
 	}
+	if p.ShipLogs {
+		// Every service ships its request log lines there: the gateway
+		// path logs twice per request (gateway and user-service).
+		es := infraPid(s.Infra.Script, "es")
+		base = append(base, component{"elastic", func() []int { return tree(es) }})
+	}
 	type path struct {
 		name  string
 		run   func(func(url string, header []string, comps []component) httpRun) httpRun
@@ -115,12 +121,19 @@ func BenchmarkGatewayPaths(b *testing.B) {
 	for _, pa := range paths {
 		closed[pa.name] = map[int][]httpRun{}
 	}
-	for range rounds {
+	for round := range rounds {
 		for _, c := range levels {
 			for _, pa := range paths {
+				// With BENCH_PROFILE, the gateway path's first closed-loop
+				// run is profiled (gateway and user-service).
+				wait := func() {}
+				if round == 0 && c == conns && pa.name == "gateway" {
+					wait = profileProcesses(b, map[string]*harness.Process{"gateway": s.Gateways[0], "user-service": s.Users}, "gateway-paths", "closed", d)
+				}
 				closed[pa.name][c] = append(closed[pa.name][c], pa.run(func(url string, h []string, comps []component) httpRun {
 					return runWrk(b, wrk, url, h, c, d, comps)
 				}))
+				wait()
 			}
 		}
 		for _, pa := range paths {
@@ -251,4 +264,7 @@ func printGatewayTable(w io.Writer, p params, rounds int, d time.Duration, rate 
 	cpuRow(fmt.Sprintf("proxy CPU µs/request, fixed %.0f req/s", rate), "proxy", func(n string) []httpRun { return fixed[n] })
 	cpuRow(fmt.Sprintf("user-service CPU µs/request (%d conns)", levels[0]), "user-service", func(n string) []httpRun { return closed[n][levels[0]] })
 	cpuRow(fmt.Sprintf("postgres CPU µs/request (%d conns)", levels[0]), "postgres", func(n string) []httpRun { return closed[n][levels[0]] })
+	if p.ShipLogs {
+		cpuRow(fmt.Sprintf("elasticsearch CPU µs/request (%d conns)", levels[0]), "elastic", func(n string) []httpRun { return closed[n][levels[0]] })
+	}
 }

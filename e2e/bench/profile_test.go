@@ -25,6 +25,12 @@ func profileDir() string { return os.Getenv("BENCH_PROFILE") }
 // profileStep starts the profiles of one step and returns a function that
 // waits for them; it does nothing without BENCH_PROFILE.
 func profileStep(b *testing.B, s *harness.Stack, scenario, step string, d time.Duration) (wait func()) {
+	return profileProcesses(b, map[string]*harness.Process{"gateway": s.Gateways[0], "chat-service": s.Chats[0]}, scenario, step, d)
+}
+
+// profileProcesses takes the profiles profileStep describes of procs
+// (named by their keys) for d; it does nothing without BENCH_PROFILE.
+func profileProcesses(b *testing.B, procs map[string]*harness.Process, scenario, step string, d time.Duration) (wait func()) {
 	dir := profileDir()
 	if dir == "" {
 		return func() {}
@@ -34,7 +40,7 @@ func profileStep(b *testing.B, s *harness.Stack, scenario, step string, d time.D
 	}
 	secs := max(1, int(d.Seconds()))
 	var wg sync.WaitGroup
-	for name, p := range map[string]*harness.Process{"gateway": s.Gateways[0], "chat-service": s.Chats[0]} {
+	for name, p := range procs {
 		base := filepath.Join(dir, strings.ReplaceAll(fmt.Sprintf("%s-%s-%s", scenario, step, name), " ", "_"))
 		for kind, file := range map[string]string{"profile": base + ".pprof", "allocs": base + ".allocs.pprof"} {
 			wg.Go(func() {

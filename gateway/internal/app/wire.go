@@ -90,7 +90,7 @@ func newApp(ctx context.Context, cfg config.Config, version string) (a *App, err
 	// Revocations close the sockets they cover, wherever they come from.
 	a.store.Subscribe(a.realtime.Revoke)
 
-	px := proxy.New(a.minter, transport, cfg.UpstreamTimeout, proxy.RetryBudget{Ratio: cfg.RetryBudget})
+	px := proxy.New(a.minter, cfg.UpstreamTimeout, proxy.RetryBudget{Ratio: cfg.RetryBudget})
 	if err := px.RegisterMetrics(a.reg, targets.Auth, targets.Users, targets.Chat); err != nil {
 		return nil, err
 	}

@@ -437,3 +437,96 @@ func TestOneLogRecordPerRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConnectionsClosedByServiceAreNotFailures: a service that closes
+// the gateway's kept-alive connections while they are idle (it restarted,
+// or timed them out) costs no request anything, a POST included: the
+// gateway finds each closed connection before writing to it and sends the
+// request on a live one, once.
+//
+// Each round idles longer than the route's timeout (the deadline the last
+// request left on its connection has passed), and every other round the
+// service leaves its connections open: those are used, not discarded.
+func TestIdleConnectionsClosedByServiceAreNotFailures(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	e := newEnv(t, envOptions{edge: httpapi.Edge{WriteTimeout: timeout}})
+	c, _ := e.login(nil)
+	e.chat.setHandler(func(c *gin.Context) {
+		time.Sleep(20 * time.Millisecond) // keeps the warm-up requests on separate connections
+		c.JSON(http.StatusCreated, gin.H{"ok": true})
+	})
+	post := func() (int, string) {
+		resp := e.do(c, "POST", "/api/v1/conversations/c-1/messages", `{"body":"x"}`, nil)
+		return resp.StatusCode, readAll(t, resp)
+	}
+	// Several connections kept alive at once, then all closed by the
+	// service while idle.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if status, b := post(); status != http.StatusCreated {
+				t.Errorf("warm-up: status %d (%s)", status, b)
+			}
+		})
+	}
+	wg.Wait()
+	for round := range 6 {
+		closed := round%2 == 0
+		before := len(e.chat.requests())
+		if closed {
+			e.chat.srv.CloseClientConnections()
+		}
+		time.Sleep(timeout + 100*time.Millisecond)
+		if status, b := post(); status != http.StatusCreated {
+			t.Fatalf("round %d (connections closed: %v): POST after idling: status %d (%s), want 201", round, closed, status, b)
+		}
+		if n := len(e.chat.requests()) - before; n != 1 {
+			t.Fatalf("round %d: the service saw the POST %d times, want once", round, n)
+		}
+	}
+	// Connections left open were used: warm-up and rounds took at most
+	// the four warm-up connections and one per round that closed them.
+	if n := e.chat.connections.Load(); n > 4+3 {
+		t.Errorf("the service accepted %d connections, want at most 7 (idle ones were discarded)", n)
+	}
+}
+
+// TestPerConnectionHeadersAreNotForwarded: hop-by-hop headers, and those a
+// Connection header names, stay on their hop in both directions; every
+// other header passes.
+func TestPerConnectionHeadersAreNotForwarded(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c, _ := e.login(nil)
+	e.users.setHandler(func(c *gin.Context) {
+		c.Header("Connection", "X-Hop-Answer")
+		c.Header("X-Hop-Answer", "1")
+		c.Header("Keep-Alive", "timeout=5")
+		c.Header("X-End-Answer", "1")
+		c.Header("Set-Cookie", "planted=1")
+		c.JSON(http.StatusOK, gin.H{"ok": true})
+	})
+	resp := e.do(c, "GET", "/api/v1/users/me?x=%2F1", "", map[string]string{
+		"Connection": "X-Hop-Request", "X-Hop-Request": "1", "Te": "trailers", "X-End-Request": "1",
+	})
+	if b := readAll(t, resp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d (%s)", resp.StatusCode, b)
+	}
+	reqs := e.users.requests()
+	got := reqs[len(reqs)-1]
+	for _, h := range []string{"X-Hop-Request", "Te"} {
+		if v := got.Header.Get(h); v != "" {
+			t.Errorf("request header %s reached the service: %q", h, v)
+		}
+	}
+	if got.Header.Get("X-End-Request") != "1" || got.RawQuery != "x=%2F1" {
+		t.Errorf("service saw X-End-Request %q and query %q, want 1 and x=%%2F1", got.Header.Get("X-End-Request"), got.RawQuery)
+	}
+	for _, h := range []string{"X-Hop-Answer", "Keep-Alive", "Set-Cookie"} {
+		if v := resp.Header.Get(h); v != "" {
+			t.Errorf("response header %s reached the client: %q", h, v)
+		}
+	}
+	if resp.Header.Get("X-End-Answer") != "1" {
+		t.Errorf("X-End-Answer = %q, want 1", resp.Header.Get("X-End-Answer"))
+	}
+}

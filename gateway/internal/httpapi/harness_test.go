@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +54,8 @@ type upstream struct {
 	mu     sync.Mutex
 	handle func(c *gin.Context)
 	log    []seen
+	// connections counts the connections the service accepted.
+	connections atomic.Int64
 }
 
 func newUpstream(t testing.TB, audience string, internalKeys *token.KeySet) *upstream {
@@ -79,7 +83,13 @@ func newUpstream(t testing.TB, audience string, internalKeys *token.KeySet) *ups
 		}
 		h(c)
 	})
-	u.srv = httptest.NewServer(r)
+	u.srv = httptest.NewUnstartedServer(r)
+	u.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			u.connections.Add(1)
+		}
+	}
+	u.srv.Start()
 	t.Cleanup(u.srv.Close)
 	return u
 }
@@ -191,7 +201,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Users: mustTarget(t, token.AudienceUsers, o.breaker, usersURLs...),
 		Chat:  mustTarget(t, token.AudienceChat, o.breaker, chatURL),
 	}
-	px := proxy.New(e.minter, proxy.NewTransport(o.timeout), o.timeout, retry)
+	px := proxy.New(e.minter, o.timeout, retry)
 	var reg prometheus.Registerer // nil: no metrics, as before
 	if o.metrics != nil {
 		reg = o.metrics

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	"github.com/parleychat/parley/shared/problem"
@@ -94,16 +95,24 @@ var strippedPrefixes = []string{
 // StripClientHeaders removes every client-supplied identity, forwarding and
 // trace header from h.
 func StripClientHeaders(h http.Header) {
-	for _, name := range strippedHeaders {
-		h.Del(name)
-	}
 	for name := range h {
-		canon := textproto.CanonicalMIMEHeaderKey(name)
-		for _, p := range strippedPrefixes {
-			if strings.HasPrefix(canon, p) {
-				delete(h, name)
-				break
-			}
+		if strippedHeader(name) {
+			delete(h, name)
 		}
 	}
+}
+
+// strippedHeader reports whether the header name (in any case) is one a
+// client must never pass to a service.
+func strippedHeader(name string) bool {
+	canon := textproto.CanonicalMIMEHeaderKey(name)
+	if slices.Contains(strippedHeaders, canon) {
+		return true
+	}
+	for _, p := range strippedPrefixes {
+		if strings.HasPrefix(canon, p) {
+			return true
+		}
+	}
+	return false
 }

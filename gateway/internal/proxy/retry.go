@@ -61,19 +61,13 @@ func (b *budget) spend() bool {
 }
 
 // idempotent methods may be sent twice with the effect of once (RFC 9110
-// §9.2.2). POST and PATCH are never retried.
+// §9.2.2). POST and PATCH are never retried by the gateway.
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
 		return true
 	}
 	return false
-}
-
-// replayable reports whether r can be sent again as it is: the gateway
-// streams bodies through and keeps no copy, so only bodiless requests are.
-func replayable(r *http.Request) bool {
-	return r.ContentLength == 0 && (r.Body == nil || r.Body == http.NoBody)
 }
 
 // connectionFailure reports whether err means the instance could not be
@@ -86,18 +80,5 @@ func connectionFailure(err error) bool {
 		return true
 	}
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		closedBeforeAnswer(err)
-}
-
-// closedBeforeAnswer matches net/http's unexported error for a connection
-// the service closed before sending any of a response (a process exiting
-// or refusing work at accept), which it reports by this text only.
-func closedBeforeAnswer(err error) bool {
-	for ; err != nil; err = errors.Unwrap(err) {
-		if err.Error() == "http: server closed idle connection" {
-			return true
-		}
-	}
-	return false
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }

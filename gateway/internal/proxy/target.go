@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Breaker tunes the circuit breaker each upstream instance has.
@@ -92,13 +93,14 @@ type pool struct {
 // instance is one upstream address with its breaker.
 type instance struct {
 	url      *url.URL
+	client   *fasthttp.HostClient // its connections
 	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openedAt atomic.Int64 // unix nanoseconds of the last trip to open
 	trips    atomic.Int64 // times the breaker opened
 }
 
 func newInstance(u *url.URL, audience string, b Breaker) *instance {
-	in := &instance{url: u}
+	in := &instance{url: u, client: newClient(u)}
 	failures := uint32(b.Failures)
 	in.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        audience + " " + u.Host,
