@@ -184,8 +184,9 @@ func printOverload(w io.Writer, o *overload, sustained bool) {
 		if mm, ok := b.retry[c]; ok {
 			ra = fmt.Sprintf("retryAfterMs %d–%d", mm[0], mm[1])
 		}
-		fmt.Fprintf(w, "  %-28s ×%-6d answered in p50 %s, p99 %s ms; %s\n", c, b.failures[c],
-			ms(pct(b.refusals[c], .5)), ms(pct(b.refusals[c], .99)), ra)
+		fmt.Fprintf(w, "  %-28s ×%-6d answered in p50 %s, p99 %s ms from when due (p50 %s, p99 %s from the emit); %s\n", c, b.failures[c],
+			ms(pct(b.refusals[c], .5)), ms(pct(b.refusals[c], .99)),
+			ms(pct(b.sentRefusals[c], .5)), ms(pct(b.sentRefusals[c], .99)), ra)
 	}
 	if o.shed >= 0 {
 		fmt.Fprintf(w, "  the gateways shed %d of the overloaded refusals over the three steps themselves (while chat-service refused); chat-service answered the rest\n", o.shed)

@@ -28,27 +28,30 @@ type stepStats struct {
 	rate      float64 // offered, msg/s
 	dur       time.Duration
 	sent      int
-	ok        int            // acked ok: stored
-	failures  map[string]int // by "<status> <code>", "timeout", "socket lost"
-	delivered int            // acked ok and delivered to every receiver
-	missing   int            // acked ok, not delivered to some receiver within the drain
-	stillSent int            // failed acks whose message was delivered anyway
-	ack       []float64      // ok acks, sorted
-	dlv       []float64      // every (ok message, receiver) delivery, sorted
-	lag       []float64      // load client's emit lag, sorted
-	refusals  map[string][]float64
-	retry     map[string][2]int // retryAfterMs min, max by code
-	lost      []lostSocket      // sockets lost while the step ran
-	dups      int
-	cpu       cpuUse
-	note      string
+	ok        int                  // acked ok: stored
+	failures  map[string]int       // by "<status> <code>", "timeout", "socket lost"
+	delivered int                  // acked ok and delivered to every receiver
+	missing   int                  // acked ok, not delivered to some receiver within the drain
+	stillSent int                  // failed acks whose message was delivered anyway
+	ack       []float64            // ok acks, sorted
+	dlv       []float64            // every (ok message, receiver) delivery, sorted
+	lag       []float64            // load client's emit lag, sorted
+	refusals  map[string][]float64 // failed acks' latency from when due, by code
+	// sentRefusals is the same from when the load client emitted: what the
+	// servers took, without the client's own lateness.
+	sentRefusals map[string][]float64
+	retry        map[string][2]int // retryAfterMs min, max by code
+	lost         []lostSocket      // sockets lost while the step ran
+	dups         int
+	cpu          cpuUse
+	note         string
 }
 
 // stats summarizes messages [from, to) of r.
 func stats(r *runResult, name string, rate float64, dur time.Duration, from, to int) stepStats {
 	to = min(to, r.Sent)
 	st := stepStats{name: name, rate: rate, dur: dur, failures: map[string]int{},
-		refusals: map[string][]float64{}, retry: map[string][2]int{}}
+		refusals: map[string][]float64{}, sentRefusals: map[string][]float64{}, retry: map[string][2]int{}}
 	if from >= to {
 		return st
 	}
@@ -72,6 +75,9 @@ func stats(r *runResult, name string, rate float64, dur time.Duration, from, to 
 			st.failures[c]++
 			if r.Ack[i] >= 0 {
 				st.refusals[c] = append(st.refusals[c], r.Ack[i]-r.Due[i])
+				if r.Lag[i] >= 0 {
+					st.sentRefusals[c] = append(st.sentRefusals[c], r.Ack[i]-r.Due[i]-r.Lag[i])
+				}
 			}
 			if ra := r.Retry[i]; ra >= 0 {
 				mm, seen := st.retry[c]
@@ -109,6 +115,9 @@ func stats(r *runResult, name string, rate float64, dur time.Duration, from, to 
 	slices.Sort(st.dlv)
 	slices.Sort(st.lag)
 	for _, v := range st.refusals {
+		slices.Sort(v)
+	}
+	for _, v := range st.sentRefusals {
 		slices.Sort(v)
 	}
 	return st
