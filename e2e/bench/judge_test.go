@@ -53,6 +53,13 @@ func TestStepStats(t *testing.T) {
 		})
 	r.Retry[3] = 100
 	r.Retry[53] = 300
+	// The 503s (due+4, +54, +4, +54 ms) were emitted 2, 50, 2 and 50 ms late.
+	for _, i := range []int{3, 103} {
+		r.Lag[i] = 2
+	}
+	for _, i := range []int{53, 153} {
+		r.Lag[i] = 50
+	}
 	st := stats(r, "s", 100, 2*time.Second, 0, n)
 	for _, tc := range []struct {
 		what      string
@@ -69,6 +76,9 @@ func TestStepStats(t *testing.T) {
 		{"dlv p99", pct(st.dlv, .99), 50},
 		{"503 retry min", float64(st.retry["503 overloaded"][0]), 100},
 		{"503 retry max", float64(st.retry["503 overloaded"][1]), 300},
+		{"503 answered from when due, max", pct(st.refusals["503 overloaded"], 1), 54},
+		{"503 answered from the emit, max", pct(st.sentRefusals["503 overloaded"], 1), 4},
+		{"503 answered from the emit, p50", pct(st.sentRefusals["503 overloaded"], .5), 2},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.what, tc.got, tc.want)

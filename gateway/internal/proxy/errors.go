@@ -92,16 +92,6 @@ var strippedPrefixes = []string{
 	"X-Forwarded-", "X-Parley-", "X-User-", "X-Internal-", "X-Auth-", "X-Session-",
 }
 
-// StripClientHeaders removes every client-supplied identity, forwarding and
-// trace header from h.
-func StripClientHeaders(h http.Header) {
-	for name := range h {
-		if strippedHeader(name) {
-			delete(h, name)
-		}
-	}
-}
-
 // strippedHeader reports whether the header name (in any case) is one a
 // client must never pass to a service.
 func strippedHeader(name string) bool {

@@ -66,7 +66,9 @@ func NewTransport(timeout time.Duration) *http.Transport {
 		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
-		DisableCompression:    true,
+		// Bodies are read as the service sent them: no Accept-Encoding
+		// added, nothing decompressed here.
+		DisableCompression: true,
 	}
 }
 

@@ -169,7 +169,8 @@ func bodyProblem(err error) *problem.Problem {
 	if errors.As(err, &tooLarge) {
 		return problem.ErrTooLarge.Wrap(err)
 	}
-	return problem.New(http.StatusBadRequest, "bad_request", "the request body could not be read").Wrap(err)
+	// As shared/jsonbody answers a body it cannot read.
+	return problem.Validation(problem.FieldError{Field: "", Message: "body could not be read"}).Wrap(err)
 }
 
 // hopHeaders are per-connection headers (RFC 9110 §7.6.1), never passed on
@@ -192,7 +193,10 @@ func buildRequest(req *fasthttp.Request, c *gin.Context, tok string, body []byte
 		uri += "?" + r.URL.RawQuery
 	}
 	req.SetRequestURI(uri)
-	connHeaders := connectionHeaders(r.Header)
+	var connHeaders map[string]bool
+	for _, v := range r.Header["Connection"] {
+		connHeaders = connectionTokens(connHeaders, v)
+	}
 	for name, values := range r.Header {
 		if hopHeaders[name] || connHeaders[name] || name == "Content-Length" || name == "Expect" || strippedHeader(name) {
 			continue
@@ -216,21 +220,19 @@ func buildRequest(req *fasthttp.Request, c *gin.Context, tok string, body []byte
 	}
 }
 
-// connectionHeaders are the headers a Connection header names as
-// per-connection, canonicalized.
-func connectionHeaders(h http.Header) map[string]bool {
-	var out map[string]bool
-	for _, v := range h["Connection"] {
-		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				if out == nil {
-					out = map[string]bool{}
-				}
-				out[http.CanonicalHeaderKey(name)] = true
+// connectionTokens adds to set the header names one Connection header
+// value lists as per-connection, canonicalized, and returns set (made when
+// first needed).
+func connectionTokens(set map[string]bool, value string) map[string]bool {
+	for name := range strings.SplitSeq(value, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			if set == nil {
+				set = map[string]bool{}
 			}
+			set[http.CanonicalHeaderKey(name)] = true
 		}
 	}
-	return out
+	return set
 }
 
 // upstreamError turns a transport failure into the errors Forward and
@@ -305,14 +307,7 @@ func respond(c *gin.Context, resp *fasthttp.Response, took time.Duration, hook R
 func copyHeaders(dst http.Header, src *fasthttp.ResponseHeader) {
 	var conn map[string]bool
 	for _, v := range src.PeekAll("Connection") {
-		for name := range strings.SplitSeq(string(v), ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				if conn == nil {
-					conn = map[string]bool{}
-				}
-				conn[http.CanonicalHeaderKey(name)] = true
-			}
-		}
+		conn = connectionTokens(conn, string(v))
 	}
 	for k, v := range src.All() {
 		name := http.CanonicalHeaderKey(string(k))
